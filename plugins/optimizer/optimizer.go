@@ -1,0 +1,100 @@
+// Package optimizer defines the contract every LRSGD-lab optimizer speaks,
+// whether it runs in the host process or as a go-plugin subprocess.
+//
+// An optimizer owns three kinds of vectors, all of length NumParams:
+// the parameters, the gradients, and StateVectors vectors of state
+// (momentum buffers, the proximal anchor, Adam moments, ...). Init returns
+// them as Buffers. In a plugin they are views of one shared-memory file
+// mapped by both processes, so the host writes gradients straight into
+// Buffers.Grads, calls Step, and reads the updated Buffers.Params without
+// any vector crossing the RPC.
+package optimizer
+
+import "context"
+
+// ParamType is the type of a hyperparameter value.
+type ParamType string
+
+// Hyperparameter value types.
+const (
+	Float ParamType = "float"
+	Int   ParamType = "int"
+	Bool  ParamType = "bool"
+	Enum  ParamType = "enum"
+)
+
+// HyperparamSpec describes one hyperparameter an optimizer accepts.
+type HyperparamSpec struct {
+	Name    string    // key used with --set name=value
+	Type    ParamType // float, int, bool or enum
+	Default string    // default value, formatted as it would be given on the command line
+	Min     float64   // inclusive lower bound for float and int
+	Max     float64   // inclusive upper bound for float and int
+	Choices []string  // valid values for enum
+	Doc     string    // one-line description
+}
+
+// Description is what an optimizer says about itself.
+type Description struct {
+	Name         string // plugin name, e.g. "lrsgd-r"
+	Version      string // semantic version of the update rule
+	Doc          string // one-line description
+	StateVectors int    // number of NumParams-long state vectors kept in Buffers.State
+	Hyperparams  []HyperparamSpec
+}
+
+// InitConfig configures an optimizer for one training run.
+type InitConfig struct {
+	// Hyperparams maps hyperparameter names to values as strings; names
+	// not given take their defaults. Unknown names and out-of-range values
+	// are refused with an error naming the valid range.
+	Hyperparams map[string]string
+	NumParams   int    // number of float32 parameters
+	Seed        uint64 // seeds every random choice the optimizer makes (e.g. M_t draws)
+}
+
+// Buffers are the vectors shared between the host and the optimizer.
+// Params and Grads have NumParams elements; State has
+// StateVectors*NumParams elements, vector i at [i*NumParams, (i+1)*NumParams).
+type Buffers struct {
+	Params []float32
+	Grads  []float32
+	State  []float32
+}
+
+// StepRequest asks for one inner step.
+type StepRequest struct {
+	Step int64   // global inner-step number, counting from 0
+	LR   float64 // the scheduled learning rate α for this step
+}
+
+// StepResult reports where the optimizer is in its outer loop after a step.
+type StepResult struct {
+	OuterEnded bool  // this step was the last inner step of an outer step
+	Inner      int   // inner index k of this step, 1..M
+	Outer      int64 // outer index t of this step, counting from 1
+	M          int   // M_t, the number of inner steps of the current outer step
+}
+
+// Optimizer is an update rule over Buffers. Implementations are not safe
+// for concurrent use.
+type Optimizer interface {
+	// Describe reports the optimizer's name, version and hyperparameters.
+	Describe(ctx context.Context) (Description, error)
+	// Init validates the configuration, allocates the buffers (zeroed)
+	// and resets all state. The host then writes initial parameters into
+	// Buffers.Params.
+	Init(ctx context.Context, cfg InitConfig) (Buffers, error)
+	// Step updates Buffers.Params (and State) in place from Buffers.Grads,
+	// which hold the minibatch gradient of f at the current Params.
+	Step(ctx context.Context, req StepRequest) (StepResult, error)
+	// Save returns every part of the state that is not in Buffers
+	// (counters, random-number state, running estimates). Together with
+	// Buffers.Params and Buffers.State it resumes a run bit-identically.
+	Save(ctx context.Context) ([]byte, error)
+	// Restore loads a Save blob after Init with the same InitConfig; the
+	// caller restores Buffers.Params and Buffers.State itself.
+	Restore(ctx context.Context, blob []byte) error
+	// Close releases the buffers and, for a plugin, its process.
+	Close() error
+}
