@@ -1,0 +1,223 @@
+package sdk
+
+import (
+	"context"
+	"math"
+	"net"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
+	pb "github.com/lrsgd-lab/lrsgd/plugins/proto"
+	"github.com/lrsgd-lab/lrsgd/plugins/sdk/sdktest"
+	"github.com/lrsgd-lab/lrsgd/plugins/shm"
+)
+
+func TestCheckHyperparams(t *testing.T) {
+	d, _ := sdktest.New().Describe(context.Background())
+	tests := []struct {
+		hp   map[string]string
+		want string // substring of the error; "" for no error
+	}{
+		{map[string]string{}, ""},
+		{map[string]string{"momentum": "0", "gamma": "1", "lambda": "1e9", "max-m": "7", "nesterov": "true", "draw": "one"}, ""},
+		{map[string]string{"momentun": "0.9"}, `toy: unknown hyperparameter "momentun"; valid names: momentum, gamma, lambda, wd, max-m, nesterov, draw`},
+		{map[string]string{"momentum": "1.5"}, `toy: hyperparameter momentum="1.5": out of range; valid: float [0, 1]`},
+		{map[string]string{"gamma": "0"}, `hyperparameter gamma="0": out of range; valid: float [0.01, 1]`},
+		{map[string]string{"lambda": "-1"}, `out of range; valid: float [0, +Inf]`},
+		{map[string]string{"lambda": "NaN"}, `not a number`},
+		{map[string]string{"momentum": "fast"}, `not a number`},
+		{map[string]string{"max-m": "2.5"}, `hyperparameter max-m="2.5": not an integer; valid: int [1, 1000]`},
+		{map[string]string{"max-m": "0"}, `out of range; valid: int [1, 1000]`},
+		{map[string]string{"nesterov": "yes"}, `not a boolean; valid: bool true|false`},
+		{map[string]string{"draw": "poisson"}, `not one of the choices; valid: enum geometric|one`},
+	}
+	for _, tt := range tests {
+		err := CheckHyperparams(d, tt.hp)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("CheckHyperparams(%v) = %v, want nil", tt.hp, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("CheckHyperparams(%v) = %v, want error containing %q", tt.hp, err, tt.want)
+		}
+	}
+}
+
+// harness runs the gRPC server in-process over an in-memory connection,
+// with the memfd shared by "descriptor" number fd.
+type harness struct {
+	client *Client
+	file   *os.File
+	fd     int
+	desc   optimizer.Description
+}
+
+func newHarness(t *testing.T, impl optimizer.Optimizer) *harness {
+	t.Helper()
+	f, err := shm.Create("sdk-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	fd := int(f.Fd())
+	open := func(n int) *os.File {
+		if n == fd {
+			return f
+		}
+		return nil
+	}
+	lis := bufconn.Listen(1 << 20)
+	s := grpc.NewServer()
+	pb.RegisterOptimizerServer(s, newServer(impl, nil, open))
+	go s.Serve(lis)
+	t.Cleanup(s.Stop)
+	conn, err := grpc.NewClient("passthrough:///bufconn",
+		grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) { return lis.Dial() }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	h := &harness{client: NewClient(pb.NewOptimizerClient(conn)), file: f, fd: fd}
+	h.desc, err = h.client.Describe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// init prepares the shared memory as the loader does and sends Init.
+func (h *harness) init(t *testing.T, cfg optimizer.InitConfig, nonce, headerNonce uint64) (optimizer.Buffers, error) {
+	t.Helper()
+	l, err := shm.NewLayout(cfg.NumParams, h.desc.StateVectors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := shm.Resize(h.file, l.Size); err != nil {
+		t.Fatal(err)
+	}
+	m, err := shm.Map(h.file, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Unmap() })
+	m.WriteHeader(headerNonce)
+	return m.Buffers(), h.client.Init(context.Background(), cfg, l, h.fd, nonce)
+}
+
+func code(err error) codes.Code { return status.Code(err) }
+
+func TestDescribeRoundTrip(t *testing.T) {
+	h := newHarness(t, sdktest.New())
+	want, _ := sdktest.New().Describe(context.Background())
+	if !reflect.DeepEqual(h.desc, want) {
+		t.Fatalf("Describe over gRPC = %+v, want %+v", h.desc, want)
+	}
+}
+
+func TestServerRefusals(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, sdktest.New())
+	if _, err := h.client.Step(ctx, optimizer.StepRequest{Step: 4}); code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "step 4") {
+		t.Errorf("Step before Init: %v, want FailedPrecondition naming step 4", err)
+	}
+	_, err := h.init(t, optimizer.InitConfig{NumParams: 8, Hyperparams: map[string]string{"momentum": "2"}}, 1, 1)
+	if code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "valid: float [0, 1]") {
+		t.Errorf("Init with momentum=2: %v, want InvalidArgument with the valid range", err)
+	}
+	_, err = h.init(t, optimizer.InitConfig{NumParams: 8}, 1, 2)
+	if code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "nonce") {
+		t.Errorf("Init with a foreign header: %v, want InvalidArgument about the nonce", err)
+	}
+	if _, err := h.client.Save(ctx); code(err) != codes.FailedPrecondition {
+		t.Errorf("Save after failed Init: %v, want FailedPrecondition", err)
+	}
+}
+
+// TestStepsMatchInProcess runs the same steps through the gRPC server over
+// shared memory (bound and copy mode) and in-process: bit-identical.
+func TestStepsMatchInProcess(t *testing.T) {
+	const n, steps = 37, 40
+	cfg := optimizer.InitConfig{NumParams: n, Seed: 7, Hyperparams: map[string]string{"gamma": "0.3", "wd": "0.01", "nesterov": "true"}}
+	ctx := context.Background()
+	ref := sdktest.New()
+	rb, err := ref.Init(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rb.Params {
+		rb.Params[i] = float32(i) * 0.1
+	}
+	var refResults []optimizer.StepResult
+	for s := range int64(steps) {
+		sdktest.Grad(rb.Grads, rb.Params, s)
+		r, err := ref.Step(ctx, optimizer.StepRequest{Step: s, LR: 0.05})
+		if err != nil {
+			t.Fatal(err)
+		}
+		refResults = append(refResults, r)
+	}
+	for _, tc := range []struct {
+		name string
+		impl optimizer.Optimizer
+	}{{"bound", sdktest.New()}, {"copy", sdktest.Unbound{Optimizer: sdktest.New()}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.impl)
+			b, err := h.init(t, cfg, 5, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range b.Params {
+				b.Params[i] = float32(i) * 0.1
+			}
+			for s := range int64(steps) {
+				sdktest.Grad(b.Grads, b.Params, s)
+				r, err := h.client.Step(ctx, optimizer.StepRequest{Step: s, LR: 0.05})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r != refResults[s] {
+					t.Fatalf("step %d: result %+v, in-process %+v", s, r, refResults[s])
+				}
+			}
+			for i := range b.Params {
+				if math.Float32bits(b.Params[i]) != math.Float32bits(rb.Params[i]) {
+					t.Fatalf("params[%d] = %v, in-process %v", i, b.Params[i], rb.Params[i])
+				}
+			}
+			for i := range b.State {
+				if math.Float32bits(b.State[i]) != math.Float32bits(rb.State[i]) {
+					t.Fatalf("state[%d] = %v, in-process %v", i, b.State[i], rb.State[i])
+				}
+			}
+		})
+	}
+}
+
+type panicky struct{ *sdktest.Toy }
+
+func (panicky) Step(context.Context, optimizer.StepRequest) (optimizer.StepResult, error) {
+	panic("boom")
+}
+
+func TestPanicBecomesError(t *testing.T) {
+	h := newHarness(t, panicky{sdktest.New()})
+	if _, err := h.init(t, optimizer.InitConfig{NumParams: 3}, 9, 9); err != nil {
+		t.Fatal(err)
+	}
+	_, err := h.client.Step(context.Background(), optimizer.StepRequest{Step: 0})
+	if code(err) != codes.Internal || !strings.Contains(err.Error(), "panicked in Step: boom") {
+		t.Fatalf("Step of a panicking optimizer: %v, want Internal naming the panic", err)
+	}
+	if _, err := h.client.Step(context.Background(), optimizer.StepRequest{Step: 1}); code(err) != codes.FailedPrecondition {
+		t.Fatalf("Step after a panic: %v, want FailedPrecondition until the next Init", err)
+	}
+}
