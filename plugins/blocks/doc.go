@@ -1,0 +1,36 @@
+// Package blocks holds the optimizer building blocks of the LRSGD lab and
+// the four in-process optimizers built from them. The same code runs in
+// the host (tests, benchmarks) and inside the optimizer plugins.
+//
+// The blocks come in three layers, composable in the manner of Optax's
+// gradient transformations:
+//
+//   - Kernels: loops over float32 slices (AddScaled, AddProximal,
+//     MomentumStep, AdamStep) computing in float32 as PyTorch does.
+//   - Rules: an inner update rule (SGDRule, AdamRule, or any type that
+//     implements Rule) declares its hyperparameters and state vectors and
+//     updates the parameters from an effective gradient.
+//   - Outer loops: NewProximal wraps a Rule in LRSGD's proximal outer loop
+//     (anchor, proximal gradient, M_t policies geometric/constant/psi,
+//     λ fixed or λ = c/α, inner step sizes α, α/k, θ/λ_t, 1/((λ_t−δ)k),
+//     save/restore); NewPlain runs a Rule alone.
+//
+// NewSGD, NewLRSGDR, NewLRSGDC and NewAdamLR return the optimizers "sgd",
+// "lrsgd-r", "lrsgd-c" and "adam-lr" with the public reference code's
+// defaults; the hyperparameter preset=paper switches the defaults to the
+// paper's definitions. Every optimizer returned here also implements
+// Binder, whose InitWith binds it to caller-provided (e.g. shared-memory)
+// buffers.
+//
+// Step semantics: the host writes the minibatch gradient of f at the
+// current parameters into Buffers.Grads and calls Step with the global
+// step number (0, 1, 2, ... with no gaps; anything else is refused) and
+// the scheduled lr α. Step may overwrite Grads (the proximal loop adds
+// the proximal term to it in place). At inner step k = 1 of an outer step
+// the loop copies the parameters into the anchor and fixes λ_t from that
+// step's α and M_t from its policy; the inner step size uses each step's
+// α. Step does not allocate.
+//
+// A new inner solver needs only a Rule; see the NewProximal example and
+// docs/blocks.md.
+package blocks
