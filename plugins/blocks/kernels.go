@@ -106,7 +106,7 @@ func AdamStep(w, g, m, v []float32, t int64, lr, wd, beta1, beta2, eps float32, 
 }
 
 func pow(x float64, n int64) float64 { return math.Pow(x, float64(n)) }
-func sqrt64(x float64) float64      { return math.Sqrt(x) }
+func sqrt64(x float64) float64       { return math.Sqrt(x) }
 
 // sqrt32 is the correctly rounded float32 square root (the compiler
 // turns this pattern into a single float32 instruction).

@@ -63,10 +63,10 @@ func GammaFromTheta(theta float64) float64 {
 
 // Inner learning-rate policies (values of the inner_lr hyperparameter).
 const (
-	LRConstant       = "constant"           // η = α
-	LRAlphaOverK     = "alpha-over-k"       // η_k = α/k
-	LRThetaOverLambda ="theta-over-lambda"  // η = θ/λ_t
-	LRInvLambdaK     = "inv-lambda-delta-k" // η_k = 1/((λ_t−δ)k)
+	LRConstant        = "constant"           // η = α
+	LRAlphaOverK      = "alpha-over-k"       // η_k = α/k
+	LRThetaOverLambda = "theta-over-lambda"  // η = θ/λ_t
+	LRInvLambdaK      = "inv-lambda-delta-k" // η_k = 1/((λ_t−δ)k)
 )
 
 // M_t policies (values of the m_policy hyperparameter).

@@ -167,7 +167,9 @@ func (r *AdamRule) Update(w, g []float32, state [][]float32, lr float32) {
 func (r *AdamRule) Reset() { r.t = 0 }
 
 // AppendState implements StatefulRule.
-func (r *AdamRule) AppendState(b []byte) []byte { return binary.LittleEndian.AppendUint64(b, uint64(r.t)) }
+func (r *AdamRule) AppendState(b []byte) []byte {
+	return binary.LittleEndian.AppendUint64(b, uint64(r.t))
+}
 
 // LoadState implements StatefulRule.
 func (r *AdamRule) LoadState(b []byte) error {
