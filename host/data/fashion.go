@@ -37,7 +37,11 @@ var fashionFiles = [4]string{
 
 // loadFashionMNIST finds and reads the four IDX files.
 func loadFashionMNIST(ctx context.Context, src Source) (train, test *Set, err error) {
-	roots, rootsErr := src.roots(DebianFashionMNISTDir)
+	def := DebianFashionMNISTDir
+	if src.fashionDir != "" {
+		def = src.fashionDir
+	}
+	roots, rootsErr := src.roots(def)
 	var tried []string
 	for _, r := range roots {
 		for _, d := range []string{r.dir, filepath.Join(r.dir, "fashion-mnist")} {
@@ -53,7 +57,7 @@ func loadFashionMNIST(ctx context.Context, src Source) (train, test *Set, err er
 		cause:   rootsErr,
 		hint: fmt.Sprintf("install Debian's dataset-fashion-mnist (files in %s), or point at a folder holding "+
 			"train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz "+
-			"(gzipped or plain) with --data-dir DIR or %s=DIR", DebianFashionMNISTDir, EnvDataDir),
+			"(gzipped or plain) with --data-dir DIR or %s=DIR", def, EnvDataDir),
 	}
 	return nil, nil, nf
 }

@@ -49,10 +49,12 @@ type Source struct {
 	// NoDownload turns the CIFAR-10 download off.
 	NoDownload bool
 
-	// Test hooks: records per CIFAR-10 batch file (0 = 10000) and the
+	// Test hooks: records per CIFAR-10 batch file (0 = 10000), the
 	// expected MD5 of a downloaded archive ("" = the official one).
 	cifarRecords int
 	archiveMD5   string
+	// Test hook: Fashion-MNIST's default folder ("" = DebianFashionMNISTDir).
+	fashionDir string
 }
 
 // Load returns the train and test sets of src, validated, and subset to
