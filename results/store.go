@@ -1,0 +1,400 @@
+// Package results is the result store of the LRSGD lab: goptuna's rdb.v2
+// tables (studies, trials, parameters, intermediate values, attributes) and
+// this package's own tables beside them — per-trial learning curves, run
+// metadata, final metrics and worker heartbeats — in one SQLite file or one
+// PostgreSQL database.
+//
+// Open migrates every table once, serialised across processes, so that any
+// number of workers in any number of processes can then share the store.
+// docs/results.md documents the schema for users who query it with sqlite3
+// or psql directly.
+package results
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/c-bata/goptuna"
+	rdbv2 "github.com/c-bata/goptuna/rdb.v2"
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/logger"
+)
+
+// migrateLockKey is the PostgreSQL advisory lock key that serialises
+// migrations across processes (an arbitrary constant: "lrsgd" in ASCII).
+const migrateLockKey = 0x6c72736764
+
+// Store is an open result store. Its methods are safe for concurrent use by
+// many goroutines; many processes may open the same store.
+type Store struct {
+	db      *gorm.DB
+	storage *rdbv2.Storage
+	kind    Kind
+	masked  string
+	secrets []string
+}
+
+// Open opens the store named by dsn, creating and migrating its tables if
+// needed.
+//
+// dsn "" means $LRSGD_STORAGE when set, else the SQLite file lrsgd.db in the
+// working folder. "postgres://...", "postgresql://..." and libpq key=value
+// strings starting with "host=" open PostgreSQL (connect_timeout=10 is added
+// unless given); anything else — "sqlite://path", "file:path?...", a plain
+// path — opens SQLite with _journal_mode=WAL, _txlock=immediate and
+// _busy_timeout=30000 added unless the DSN sets them.
+//
+// Open migrates goptuna's tables and this package's own tables inside one
+// transaction that holds the database's write lock (SQLite: BEGIN
+// IMMEDIATE; PostgreSQL: pg_advisory_xact_lock), so concurrent Opens from
+// several processes do not race. Call it once per process, before workers
+// start, and share the Store. Errors never contain the DSN's password.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	dsn = ResolveDSN(dsn)
+	s := &Store{kind: KindOf(dsn), masked: MaskDSN(dsn), secrets: passwords(dsn)}
+	cfg := &gorm.Config{
+		Logger:               logger.Discard,
+		DisableAutomaticPing: true,
+	}
+	var dial gorm.Dialector
+	switch s.kind {
+	case KindPostgres:
+		dial = postgres.New(postgres.Config{DSN: postgresDSN(dsn)})
+	default:
+		driverDSN, path, err := sqliteDSN(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open store %q: %w", s.masked, s.mask(err))
+		}
+		if err := checkSQLitePath(path); err != nil {
+			return nil, fmt.Errorf("open store %q: %w", s.masked, s.mask(err))
+		}
+		dial = sqlite.Open(driverDSN)
+	}
+	db, err := gorm.Open(dial, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open store %q: %w", s.masked, s.mask(err))
+	}
+	s.db = db
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open store %q: %w", s.masked, s.mask(err))
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("open store %q: connect: %w", s.masked, s.mask(err))
+	}
+	if err := s.migrate(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("open store %q: migrate: %w", s.masked, s.mask(err))
+	}
+	s.storage = rdbv2.NewStorage(db)
+	return s, nil
+}
+
+// checkSQLitePath rejects a SQLite path whose folder does not exist, with a
+// message that names it (the driver's own is "unable to open database
+// file").
+func checkSQLitePath(path string) error {
+	if path == ":memory:" || strings.HasPrefix(path, ":memory:") {
+		return nil
+	}
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("folder %s of SQLite file %s: %w", dir, path, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s (folder of SQLite file %s) is not a folder", dir, path)
+	}
+	return nil
+}
+
+// migrate creates or updates every table in one transaction that holds the
+// database's write lock for its whole length.
+func (s *Store) migrate(ctx context.Context) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if s.kind == KindPostgres {
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", int64(migrateLockKey)).Error; err != nil {
+				return fmt.Errorf("advisory lock: %w", err)
+			}
+		}
+		if err := rdbv2.RunAutoMigrate(tx); err != nil {
+			return fmt.Errorf("goptuna tables: %w", err)
+		}
+		if err := tx.AutoMigrate(ownModels()...); err != nil {
+			return fmt.Errorf("results tables: %w", err)
+		}
+		return tx.Save(&schemaRow{Key: "schema_version", Value: SchemaVersion}).Error
+	})
+}
+
+// mask scrubs the store's passwords from err.
+func (s *Store) mask(err error) error { return maskError(err, s.secrets) }
+
+// wrap adds context to a database error and scrubs passwords from it.
+func (s *Store) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", op, s.mask(err))
+}
+
+// Storage returns goptuna's rdb.v2 storage on the store's database.
+func (s *Store) Storage() goptuna.Storage { return s.storage }
+
+// DB returns the store's gorm handle.
+func (s *Store) DB() *gorm.DB { return s.db }
+
+// Kind tells which engine holds the store.
+func (s *Store) Kind() Kind { return s.kind }
+
+// String returns the store's DSN with its password masked.
+func (s *Store) String() string { return s.masked }
+
+// Close closes the store's connections.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return s.wrap("close store", err)
+	}
+	return s.wrap("close store", sqlDB.Close())
+}
+
+// CurvePoint is one evaluation of a trial, a row of trial_curves. The
+// stability fields are nil when the trial ran without the stability probe.
+// A NaN loss or accuracy is stored as NULL in SQLite and read back as NaN.
+type CurvePoint struct {
+	TrialID         int     // goptuna's trial ID (trials.trial_id)
+	Epoch           float64 // epochs completed
+	OuterSteps      int64   // outer steps completed
+	GradEvals       int64   // minibatch gradient evaluations so far
+	LR              float64 // learning rate in force
+	TrainLoss       float64
+	TrainAcc        float64
+	TestLoss        float64
+	TestAcc         float64
+	Wall            float64  // seconds since the run started
+	ParamDivergence *float64 // ‖w − v‖ between the twin runs
+	EpsilonMean     *float64 // mean over the test set of |f(w;x) − f(v;x)|
+	EpsilonMax      *float64 // max over the test set of |f(w;x) − f(v;x)|
+}
+
+// AddCurvePoints appends evaluations to the trials' curves, all in one
+// transaction. Every point must name an existing trial.
+func (s *Store) AddCurvePoints(ctx context.Context, pts ...CurvePoint) error {
+	if len(pts) == 0 {
+		return nil
+	}
+	rows := make([]curveRow, len(pts))
+	ids := make([]int, 0, 1)
+	for i, p := range pts {
+		rows[i] = curveRow{
+			TrialID: p.TrialID, Epoch: p.Epoch, OuterSteps: p.OuterSteps, GradEvals: p.GradEvals,
+			LR: p.LR, TrainLoss: nullable(p.TrainLoss), TrainAcc: nullable(p.TrainAcc),
+			TestLoss: nullable(p.TestLoss), TestAcc: nullable(p.TestAcc), Wall: p.Wall,
+			ParamDivergence: p.ParamDivergence, EpsilonMean: p.EpsilonMean, EpsilonMax: p.EpsilonMax,
+		}
+		ids = append(ids, p.TrialID)
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := checkTrials(tx, ids); err != nil {
+			return err
+		}
+		return tx.CreateInBatches(rows, 200).Error
+	})
+	return s.wrap("add curve points", err)
+}
+
+// nullable returns a pointer to v; NaN becomes nil (NULL) so that SQLite and
+// PostgreSQL store the same thing.
+func nullable(v float64) *float64 {
+	if v != v {
+		return nil
+	}
+	return &v
+}
+
+// ErrNoTrial reports a trial ID that names no trial in the store.
+var ErrNoTrial = errors.New("no such trial")
+
+// checkTrials verifies that every ID names a trial.
+func checkTrials(tx *gorm.DB, ids []int) error {
+	uniq := make(map[int]bool, len(ids))
+	list := make([]int, 0, len(ids))
+	for _, id := range ids {
+		if !uniq[id] {
+			uniq[id] = true
+			list = append(list, id)
+		}
+	}
+	var found []int
+	if err := tx.Table("trials").Where("trial_id IN ?", list).Pluck("trial_id", &found).Error; err != nil {
+		return err
+	}
+	if len(found) == len(list) {
+		return nil
+	}
+	have := make(map[int]bool, len(found))
+	for _, id := range found {
+		have[id] = true
+	}
+	for _, id := range list {
+		if !have[id] {
+			return fmt.Errorf("trial_id %d: %w", id, ErrNoTrial)
+		}
+	}
+	return nil
+}
+
+// RunMeta describes how a trial was run: what ran, on what data, where.
+// Seed is stored as a signed 64-bit integer (bit for bit: seeds ≥ 2⁶³ read
+// negative in SQL but round-trip exactly through this package).
+type RunMeta struct {
+	TrialID       int
+	Plugin        string // optimizer plugin name
+	PluginVersion string
+	PluginSHA256  string // checksum of the plugin executable
+	Dataset       string
+	DatasetSHA256 string
+	Model         string
+	Seed          uint64
+	Commit        string // git commit of the lab
+	Machine       string // host name, CPU
+	GoVersion     string
+	BLAS          string
+	Extra         map[string]string // anything else, one row per key in trial_run_meta_extra
+}
+
+// PutRunMeta records (or replaces) a trial's run metadata. Password-like
+// values (DSNs with passwords, password=...) are masked before they are
+// stored.
+func (s *Store) PutRunMeta(ctx context.Context, m RunMeta) error {
+	clean := func(v string) string {
+		v = MaskDSN(v)
+		for _, p := range s.secrets {
+			v = strings.ReplaceAll(v, p, Mask)
+		}
+		return v
+	}
+	row := runMetaRow{
+		TrialID: m.TrialID, Plugin: clean(m.Plugin), PluginVersion: clean(m.PluginVersion),
+		PluginSHA256: clean(m.PluginSHA256), Dataset: clean(m.Dataset), DatasetSHA256: clean(m.DatasetSHA256),
+		Model: clean(m.Model), Seed: int64(m.Seed), Commit: clean(m.Commit), Machine: clean(m.Machine),
+		GoVersion: clean(m.GoVersion), BLAS: clean(m.BLAS), RecordedAt: time.Now().UTC(),
+	}
+	extras := make([]runMetaExtraRow, 0, len(m.Extra))
+	for k, v := range m.Extra {
+		if k == "" {
+			return fmt.Errorf("put run meta of trial %d: empty key in Extra", m.TrialID)
+		}
+		extras = append(extras, runMetaExtraRow{TrialID: m.TrialID, Key: k, Value: clean(v)})
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := checkTrials(tx, []int{m.TrialID}); err != nil {
+			return err
+		}
+		if err := tx.Where("trial_id = ?", m.TrialID).Delete(&runMetaRow{}).Error; err != nil {
+			return err
+		}
+		if err := tx.Where("trial_id = ?", m.TrialID).Delete(&runMetaExtraRow{}).Error; err != nil {
+			return err
+		}
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		if len(extras) > 0 {
+			return tx.Create(&extras).Error
+		}
+		return nil
+	})
+	return s.wrap(fmt.Sprintf("put run meta of trial %d", m.TrialID), err)
+}
+
+// PutMetrics records a trial's final metrics, one row per (trial, name),
+// replacing earlier values of the same names. Use the Metric* names for the
+// trainer's results; NaN is stored as NULL and read back as NaN.
+func (s *Store) PutMetrics(ctx context.Context, trialID int, metrics map[string]float64) error {
+	if len(metrics) == 0 {
+		return nil
+	}
+	rows := make([]metricRow, 0, len(metrics))
+	for name, v := range metrics {
+		if name == "" {
+			return fmt.Errorf("put metrics of trial %d: empty metric name", trialID)
+		}
+		rows = append(rows, metricRow{TrialID: trialID, Name: name, Value: nullable(v)})
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := checkTrials(tx, []int{trialID}); err != nil {
+			return err
+		}
+		names := make([]string, len(rows))
+		for i, r := range rows {
+			names[i] = r.Name
+		}
+		if err := tx.Where("trial_id = ? AND name IN ?", trialID, names).Delete(&metricRow{}).Error; err != nil {
+			return err
+		}
+		return tx.Create(&rows).Error
+	})
+	return s.wrap(fmt.Sprintf("put metrics of trial %d", trialID), err)
+}
+
+// Heartbeat records that worker is alive and running trialID, now. goptuna
+// has no heartbeat; workers call this periodically and StaleTrials finds the
+// trials whose worker stopped beating.
+func (s *Store) Heartbeat(ctx context.Context, trialID int, worker string) error {
+	row := heartbeatRow{TrialID: trialID, Worker: worker, BeatAt: time.Now().UTC()}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := checkTrials(tx, []int{trialID}); err != nil {
+			return err
+		}
+		return tx.Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "trial_id"}},
+			DoUpdates: clause.AssignmentColumns([]string{"worker", "beat_at"}),
+		}).Create(&row).Error
+	})
+	return s.wrap(fmt.Sprintf("heartbeat of trial %d", trialID), err)
+}
+
+// StaleTrials returns, in ascending order, the IDs of the study's RUNNING
+// trials whose last heartbeat is older than olderThan — or, for trials that
+// never beat, whose start is older than olderThan. The comparison uses this
+// machine's clock; hosts sharing a PostgreSQL store need synchronised
+// clocks (NTP), and olderThan should be several heartbeat periods.
+func (s *Store) StaleTrials(ctx context.Context, studyID int, olderThan time.Duration) ([]int, error) {
+	type row struct {
+		TrialID int
+		Start   *time.Time
+		BeatAt  *time.Time
+	}
+	var rows []row
+	err := s.db.WithContext(ctx).Raw(`
+SELECT t.trial_id AS trial_id, t.datetime_start AS start, h.beat_at AS beat_at
+FROM trials t LEFT JOIN trial_heartbeats h ON h.trial_id = t.trial_id
+WHERE t.study_id = ? AND t.state = 'RUNNING'
+ORDER BY t.trial_id`, studyID).Scan(&rows).Error
+	if err != nil {
+		return nil, s.wrap(fmt.Sprintf("stale trials of study %d", studyID), err)
+	}
+	cutoff := time.Now().Add(-olderThan)
+	var stale []int
+	for _, r := range rows {
+		last := r.BeatAt
+		if last == nil {
+			last = r.Start
+		}
+		if last == nil || last.Before(cutoff) {
+			stale = append(stale, r.TrialID)
+		}
+	}
+	return stale, nil
+}
