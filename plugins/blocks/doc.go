@@ -19,7 +19,7 @@
 // "lrsgd-r", "lrsgd-c" and "adam-lr" with the public reference code's
 // defaults; the hyperparameter preset=paper switches the defaults to the
 // paper's definitions. Every optimizer returned here also implements
-// Binder, whose InitWith binds it to caller-provided (e.g. shared-memory)
+// Binder, whose InitBuffers binds it to caller-provided (e.g. shared-memory)
 // buffers.
 //
 // Step semantics: the host writes the minibatch gradient of f at the

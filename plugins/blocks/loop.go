@@ -14,15 +14,15 @@ import (
 	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
 )
 
-// Binder is implemented by every optimizer this package returns. InitWith
-// is Init with caller-provided buffers: instead of allocating, the
-// optimizer keeps (and zeroes) buf.Params, buf.Grads and buf.State, whose
-// lengths must be NumParams, NumParams and StateVectors·NumParams. A
-// plugin server uses it to put the vectors in shared memory. The
-// optimizer never reallocates or retains the slices past Close; the
-// caller owns the memory.
+// Binder is implemented by every optimizer this package returns; it has
+// the method set of sdk.Binder, so the plugin server binds these
+// optimizers to shared memory directly. InitBuffers is Init with
+// caller-provided buffers: instead of allocating, the optimizer keeps
+// (and zeroes) buf.Params, buf.Grads and buf.State, whose lengths must be
+// NumParams, NumParams and StateVectors·NumParams. The optimizer never
+// reallocates them and drops them at Close; the caller owns the memory.
 type Binder interface {
-	InitWith(ctx context.Context, cfg optimizer.InitConfig, buf optimizer.Buffers) error
+	InitBuffers(ctx context.Context, cfg optimizer.InitConfig, buf optimizer.Buffers) error
 }
 
 // Option customises an optimizer built by NewProximal or NewPlain.
@@ -270,8 +270,8 @@ func (o *loop) Init(ctx context.Context, cfg optimizer.InitConfig) (optimizer.Bu
 	return o.buf, nil
 }
 
-// InitWith implements Binder.
-func (o *loop) InitWith(ctx context.Context, cfg optimizer.InitConfig, buf optimizer.Buffers) error {
+// InitBuffers implements Binder.
+func (o *loop) InitBuffers(ctx context.Context, cfg optimizer.InitConfig, buf optimizer.Buffers) error {
 	if err := o.configure(ctx, cfg); err != nil {
 		return err
 	}
