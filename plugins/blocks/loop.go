@@ -376,8 +376,13 @@ func (o *loop) checkLambda(lambda float64) error {
 	if o.lrPolicy == LRThetaOverLambda && !(lambda > 0) {
 		return fmt.Errorf("inner_lr=%s needs %s > 0, have %g", LRThetaOverLambda, what, lambda)
 	}
-	if (o.lrPolicy == LRInvLambdaK || o.mPolicy == MPsi) && !(lambda > o.delta) {
-		return fmt.Errorf("inner_lr=%s / m_policy=%s need %s > delta, have %g <= %g", o.lrPolicy, o.mPolicy, what, lambda, o.delta)
+	if !(lambda > o.delta) {
+		switch {
+		case o.lrPolicy == LRInvLambdaK:
+			return fmt.Errorf("inner_lr=%s needs %s > delta, have %g <= %g", LRInvLambdaK, what, lambda, o.delta)
+		case o.mPolicy == MPsi:
+			return fmt.Errorf("m_policy=%s needs %s > delta, have %g <= %g", MPsi, what, lambda, o.delta)
+		}
 	}
 	return nil
 }

@@ -1,0 +1,445 @@
+package blocks_test
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/lrsgd-lab/lrsgd/plugins/blocks"
+	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
+)
+
+func TestGeometricInverseCDF(t *testing.T) {
+	tests := []struct {
+		u, gamma float64
+		want     int
+	}{
+		{0, 0.5, 1},      // u = 0 → smallest support point
+		{0.5, 0.5, 1},    // F(1) = 0.5 ≥ 0.5
+		{0.6, 0.5, 2},    // F(1) = 0.5 < 0.6 ≤ F(2) = 0.75
+		{0.8, 0.5, 3},    // F(2) = 0.75 < 0.8 ≤ F(3) = 0.875
+		{0.95, 0.1, 29},  // F(28) = 1−0.9^28 = 0.9477 < 0.95 ≤ F(29) = 0.9529
+		{0.999, 1, 1},    // γ = 1: always 1
+		{0.0001, 0.1, 1}, // F(1) = 0.1
+	}
+	for _, tt := range tests {
+		if got := blocks.Geometric(tt.u, tt.gamma); got != tt.want {
+			t.Errorf("Geometric(%g, %g) = %d, want %d", tt.u, tt.gamma, got, tt.want)
+		}
+	}
+}
+
+// chiSquareGeometric draws n values with draw and returns Pearson's
+// statistic against Geometric(gamma) over bins 1..kmax and a tail bin
+// (> kmax), the sample mean, and the smallest value drawn.
+func chiSquareGeometric(n, kmax int, gamma float64, draw func() int) (chi2, mean float64, minDraw int) {
+	counts := make([]int, kmax+2) // index 0 unused, kmax+1 = tail
+	minDraw = math.MaxInt
+	var sum float64
+	for range n {
+		m := draw()
+		minDraw = min(minDraw, m)
+		sum += float64(m)
+		counts[min(m, kmax+1)]++
+	}
+	for k := 1; k <= kmax+1; k++ {
+		p := math.Pow(1-gamma, float64(k-1)) * gamma // P(M = k)
+		if k == kmax+1 {
+			p = math.Pow(1-gamma, float64(kmax)) // P(M > kmax)
+		}
+		e := float64(n) * p
+		d := float64(counts[max(k, 1)]) - e
+		chi2 += d * d / e
+	}
+	return chi2, sum / float64(n), minDraw
+}
+
+func TestGeometricSampler(t *testing.T) {
+	const n = 100_000
+	tests := []struct {
+		gamma float64
+		kmax  int     // bins 1..kmax plus a tail: df = kmax
+		crit  float64 // χ² quantile 0.999 with df = kmax
+	}{
+		{0.5, 10, 29.588}, // tail P = 0.5^10: 98 expected
+		{0.1, 40, 73.402}, // tail P = 0.9^40: 1478 expected; P(M=40) → 164 expected
+	}
+	for _, tt := range tests {
+		rng := rand.New(rand.NewPCG(1, blocks.PCGStream))
+		chi2, mean, minDraw := chiSquareGeometric(n, tt.kmax, tt.gamma, func() int { return blocks.Geometric(rng.Float64(), tt.gamma) })
+		if minDraw != 1 {
+			t.Errorf("γ=%g: smallest draw %d, want support starting at 1", tt.gamma, minDraw)
+		}
+		// Mean 1/γ within 4 standard errors, sd = sqrt(1−γ)/γ.
+		if se := math.Sqrt(1-tt.gamma) / tt.gamma / math.Sqrt(n); math.Abs(mean-1/tt.gamma) > 4*se {
+			t.Errorf("γ=%g: mean %g, want %g ± %g", tt.gamma, mean, 1/tt.gamma, 4*se)
+		}
+		if chi2 > tt.crit {
+			t.Errorf("γ=%g: χ² = %.2f over %d bins, above the 0.999 quantile %.3f", tt.gamma, chi2, tt.kmax+1, tt.crit)
+		}
+		t.Logf("γ=%g: mean %.4f (1/γ = %g), χ² = %.2f (df %d, 0.999 quantile %.3f)", tt.gamma, mean, 1/tt.gamma, chi2, tt.kmax, tt.crit)
+
+		// Power check: the same test rejects a sampler that is slightly off
+		// (γ·1.1) and one whose support starts at 0.
+		rng = rand.New(rand.NewPCG(1, blocks.PCGStream))
+		if c, _, _ := chiSquareGeometric(n, tt.kmax, tt.gamma, func() int { return blocks.Geometric(rng.Float64(), tt.gamma*1.1) }); c <= tt.crit {
+			t.Errorf("γ=%g: χ² test does not reject Geometric(%g): %.2f", tt.gamma, tt.gamma*1.1, c)
+		}
+		if c, _, _ := chiSquareGeometric(n, tt.kmax, tt.gamma, func() int { return blocks.Geometric(rng.Float64(), tt.gamma) - 1 }); c <= tt.crit {
+			t.Errorf("γ=%g: χ² test does not reject a sampler starting at 0: %.2f", tt.gamma, c)
+		}
+	}
+}
+
+// constructors lists the four optimizers with their expected description.
+var constructors = []struct {
+	name  string
+	new   func() optimizer.Optimizer
+	state int
+}{
+	{"sgd", blocks.NewSGD, 1},        // momentum
+	{"lrsgd-r", blocks.NewLRSGDR, 2}, // momentum, anchor
+	{"lrsgd-c", blocks.NewLRSGDC, 2}, // momentum, anchor
+	{"adam-lr", blocks.NewAdamLR, 3}, // m, v, anchor
+}
+
+func TestDescribe(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range constructors {
+		opt := c.new()
+		d, err := opt.Describe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Name != c.name || d.StateVectors != c.state || d.Version == "" || d.Doc == "" {
+			t.Errorf("%s: Describe = %q v%q state %d doc %q; want name %q, %d state vectors", c.name, d.Name, d.Version, d.StateVectors, d.Doc, c.name, c.state)
+		}
+		names := map[string]bool{}
+		for _, s := range d.Hyperparams {
+			if s.Doc == "" || s.Default == "" {
+				t.Errorf("%s: hyperparameter %s lacks doc or default", c.name, s.Name)
+			}
+			names[s.Name] = true
+		}
+		want := []string{"preset", "weight_decay"}
+		if c.name != "sgd" {
+			want = append(want, "gamma", "lambda", "lambda_mode", "lambda_coef", "m", "m_policy", "m_max", "psi", "ell", "delta",
+				"g2_init", "sigma2_init", "inner_lr", "theta")
+		}
+		if c.name == "adam-lr" {
+			want = append(want, "beta1", "beta2", "eps", "decoupled_wd")
+		} else {
+			want = append(want, "momentum", "dampening", "nesterov")
+		}
+		for _, n := range want {
+			if !names[n] {
+				t.Errorf("%s: no hyperparameter %q", c.name, n)
+			}
+		}
+		const n = 5
+		buf, err := opt.Init(ctx, optimizer.InitConfig{NumParams: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(buf.Params) != n || len(buf.Grads) != n || len(buf.State) != c.state*n {
+			t.Errorf("%s: Init buffers %d/%d/%d, want %d/%d/%d", c.name, len(buf.Params), len(buf.Grads), len(buf.State), n, n, c.state*n)
+		}
+	}
+	// Defaults that differ by preset say so in the doc line.
+	d, _ := blocks.NewLRSGDC().Describe(ctx)
+	for _, s := range d.Hyperparams {
+		if s.Name == "m_policy" && (s.Default != "constant" || !strings.Contains(s.Doc, "(paper preset: psi)")) {
+			t.Errorf("lrsgd-c m_policy: default %q doc %q; want constant and the paper preset's psi", s.Default, s.Doc)
+		}
+	}
+}
+
+func TestBadHyperparameters(t *testing.T) {
+	tests := []struct {
+		opt  func() optimizer.Optimizer
+		hp   map[string]string
+		want []string // substrings of the error
+	}{
+		{blocks.NewLRSGDR, map[string]string{"gamma": "1.5"}, []string{"lrsgd-r", "gamma", "1.5", "[1e-06, 1]"}},
+		{blocks.NewLRSGDR, map[string]string{"gamma": "0"}, []string{"gamma", `"0"`, "[1e-06, 1]"}},
+		{blocks.NewLRSGDR, map[string]string{"gama": "0.1"}, []string{`unknown hyperparameter "gama"`, "gamma"}},
+		{blocks.NewLRSGDC, map[string]string{"m": "0"}, []string{"lrsgd-c", "m=", `"0"`, "integer in [1, 1e+06]"}},
+		{blocks.NewLRSGDC, map[string]string{"m": "2.5"}, []string{"m=", "2.5", "integer"}},
+		{blocks.NewLRSGDC, map[string]string{"m_policy": "random"}, []string{"m_policy", "random", "one of geometric, constant, psi"}},
+		{blocks.NewLRSGDC, map[string]string{"theta": "0.3"}, []string{"theta", "0.3", "[1e-09, 0.25]"}},
+		{blocks.NewSGD, map[string]string{"momentum": "-0.1"}, []string{"sgd", "momentum", "-0.1", "[0, 0.9999]"}},
+		{blocks.NewSGD, map[string]string{"weight_decay": "NaN"}, []string{"weight_decay", "NaN", "[0, 1]"}},
+		{blocks.NewSGD, map[string]string{"nesterov": "maybe"}, []string{"nesterov", "maybe", "true or false"}},
+		{blocks.NewSGD, map[string]string{"nesterov": "true", "dampening": "0.5"}, []string{"nesterov=true needs momentum > 0 and dampening = 0"}},
+		{blocks.NewSGD, map[string]string{"gamma": "0.1"}, []string{`unknown hyperparameter "gamma"`}},
+		{blocks.NewAdamLR, map[string]string{"beta2": "1"}, []string{"adam-lr", "beta2", "[0, 0.999999]"}},
+		{blocks.NewAdamLR, map[string]string{"preset": "papers"}, []string{"preset", "one of reference, paper"}},
+		{blocks.NewLRSGDC, map[string]string{"inner_lr": "inv-lambda-delta-k", "lambda_mode": "fixed", "lambda": "0.1", "delta": "0.2"},
+			[]string{"inner_lr=inv-lambda-delta-k needs lambda > delta, have 0.1 <= 0.2"}},
+		{blocks.NewLRSGDR, map[string]string{"inner_lr": "theta-over-lambda", "lambda_coef": "0"}, []string{"theta-over-lambda", "lambda_coef/lr > 0"}},
+	}
+	for _, tt := range tests {
+		opt := tt.opt()
+		_, err := opt.Init(context.Background(), optimizer.InitConfig{NumParams: 3, Hyperparams: tt.hp})
+		if err == nil {
+			t.Errorf("%v accepted", tt.hp)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error %q lacks %q", tt.hp, err, w)
+			}
+		}
+		if _, err := opt.Step(context.Background(), optimizer.StepRequest{LR: 0.1}); err == nil {
+			t.Errorf("%v: Step after a refused Init succeeded", tt.hp)
+		}
+	}
+}
+
+func TestBadSteps(t *testing.T) {
+	ctx := context.Background()
+	opt := blocks.NewLRSGDC()
+	if _, err := opt.Init(ctx, optimizer.InitConfig{NumParams: 2, Hyperparams: map[string]string{"m_policy": "psi", "delta": "0.05"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		req  optimizer.StepRequest
+		want string
+	}{
+		{optimizer.StepRequest{Step: 1, LR: 0.1}, "step 1 out of order: expected step 0"},
+		{optimizer.StepRequest{Step: 0, LR: 0}, "lr=0"},
+		{optimizer.StepRequest{Step: 0, LR: math.NaN()}, "lr=NaN"},
+		{optimizer.StepRequest{Step: 0, LR: 0.5}, "m_policy=psi needs lambda_coef/lr > delta, have 0.02 <= 0.05"}, // λ = 0.01/0.5 = 0.02 < δ = 0.05
+	} {
+		if _, err := opt.Step(ctx, tt.req); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Step(%+v): err %v, want %q", tt.req, err, tt.want)
+		}
+	}
+	// None of the refused steps changed anything: step 0 at a valid lr works.
+	if r, err := opt.Step(ctx, optimizer.StepRequest{Step: 0, LR: 0.1}); err != nil || r.Outer != 1 || r.Inner != 1 {
+		t.Errorf("valid step after refusals: %+v, %v", r, err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := opt.Step(cctx, optimizer.StepRequest{Step: 1, LR: 0.1}); err == nil || !strings.Contains(err.Error(), "canceled") {
+		t.Errorf("Step with a cancelled context: %v", err)
+	}
+}
+
+func TestInitBuffers(t *testing.T) {
+	ctx := context.Background()
+	const n = 4
+	for _, c := range constructors {
+		opt := c.new()
+		b, ok := opt.(blocks.Binder)
+		if !ok {
+			t.Fatalf("%s does not implement Binder", c.name)
+		}
+		bad := optimizer.Buffers{Params: make([]float32, n), Grads: make([]float32, n), State: make([]float32, (c.state+1)*n)}
+		if err := b.InitBuffers(ctx, optimizer.InitConfig{NumParams: n}, bad); err == nil || !strings.Contains(err.Error(), "want 4, 4") {
+			t.Errorf("%s: InitBuffers with %d state floats: %v", c.name, len(bad.State), err)
+		}
+		buf := optimizer.Buffers{Params: make([]float32, n), Grads: make([]float32, n), State: make([]float32, c.state*n)}
+		buf.State[0] = 42 // zeroed by InitBuffers
+		if err := b.InitBuffers(ctx, optimizer.InitConfig{NumParams: n}, buf); err != nil {
+			t.Fatal(err)
+		}
+		if buf.State[0] != 0 {
+			t.Errorf("%s: InitBuffers left state %g", c.name, buf.State[0])
+		}
+		copy(buf.Params, []float32{1, 2, 3, 4})
+		copy(buf.Grads, []float32{1, 1, 1, 1})
+		if _, err := opt.Step(ctx, optimizer.StepRequest{LR: 0.1}); err != nil {
+			t.Fatal(err)
+		}
+		if buf.Params[0] == 1 {
+			t.Errorf("%s: Step did not update the caller's Params", c.name)
+		}
+		if err := opt.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := opt.Step(ctx, optimizer.StepRequest{Step: 1, LR: 0.1}); err == nil {
+			t.Errorf("%s: Step after Close succeeded", c.name)
+		}
+	}
+}
+
+// saveRestoreCases covers every optimizer and the stateful policies.
+var saveRestoreCases = []struct {
+	name string
+	new  func() optimizer.Optimizer
+	hp   map[string]string
+}{
+	{"sgd", blocks.NewSGD, nil},
+	{"sgd nesterov", blocks.NewSGD, map[string]string{"nesterov": "true"}},
+	{"lrsgd-r", blocks.NewLRSGDR, nil},
+	{"lrsgd-r paper", blocks.NewLRSGDR, map[string]string{"preset": "paper", "theta": "0.01"}},
+	{"lrsgd-c", blocks.NewLRSGDC, nil},
+	{"lrsgd-c psi", blocks.NewLRSGDC, map[string]string{"m_policy": "psi", "psi": "3", "m_max": "7", "est_decay": "0.9"}},
+	{"lrsgd-c reset_inner", blocks.NewLRSGDC, map[string]string{"reset_inner": "true", "m": "3"}},
+	{"adam-lr", blocks.NewAdamLR, nil},
+	{"adam-lr adamw", blocks.NewAdamLR, map[string]string{"decoupled_wd": "true", "m_policy": "constant", "m": "4"}},
+}
+
+// runSteps runs steps [from, to) of the test gradient sequence with the
+// test lr schedule (driven by completed outer steps) and returns the
+// results.
+func runSteps(t *testing.T, opt optimizer.Optimizer, buf optimizer.Buffers, from, to int64, outerDone *int64) []optimizer.StepResult {
+	t.Helper()
+	var rs []optimizer.StepResult
+	for s := from; s < to; s++ {
+		testGrad(s, buf.Params, buf.Grads)
+		r, err := opt.Step(context.Background(), optimizer.StepRequest{Step: s, LR: lrAt(*outerDone / 4)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.OuterEnded {
+			*outerDone++
+		}
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+func TestSaveRestoreBitIdentical(t *testing.T) {
+	const (
+		n     = 70
+		total = 400
+	)
+	ctx := context.Background()
+	for _, tc := range saveRestoreCases {
+		for _, at := range []int64{0, 1, 137} {
+			cfg := optimizer.InitConfig{NumParams: n, Seed: 99, Hyperparams: tc.hp}
+			// Uninterrupted run.
+			a := tc.new()
+			bufA, err := a.Init(ctx, cfg)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			copy(bufA.Params, testInit(n))
+			var doneA int64
+			resA := runSteps(t, a, bufA, 0, total, &doneA)
+
+			// Interrupted at step `at`, restored into a fresh optimizer.
+			b := tc.new()
+			bufB, err := b.Init(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			copy(bufB.Params, testInit(n))
+			var doneB int64
+			resB := runSteps(t, b, bufB, 0, at, &doneB)
+			blob, err := b.Save(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			params := append([]float32(nil), bufB.Params...)
+			state := append([]float32(nil), bufB.State...)
+			b.Close()
+
+			c := tc.new()
+			bufC, err := c.Init(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			copy(bufC.Params, params)
+			copy(bufC.State, state)
+			if err := c.Restore(ctx, blob); err != nil {
+				t.Fatalf("%s: restore: %v", tc.name, err)
+			}
+			resB = append(resB, runSteps(t, c, bufC, at, total, &doneB)...)
+
+			for i := range resA {
+				if resA[i] != resB[i] {
+					t.Fatalf("%s (restored at %d): step %d result %+v, uninterrupted %+v", tc.name, at, i, resB[i], resA[i])
+				}
+			}
+			for i := range bufA.Params {
+				if math.Float32bits(bufA.Params[i]) != math.Float32bits(bufC.Params[i]) {
+					t.Fatalf("%s (restored at %d): param %d = %g, uninterrupted %g", tc.name, at, i, bufC.Params[i], bufA.Params[i])
+				}
+			}
+			for i := range bufA.State {
+				if math.Float32bits(bufA.State[i]) != math.Float32bits(bufC.State[i]) {
+					t.Fatalf("%s (restored at %d): state %d = %g, uninterrupted %g", tc.name, at, i, bufC.State[i], bufA.State[i])
+				}
+			}
+			blobA, _ := a.Save(ctx)
+			blobC, _ := c.Save(ctx)
+			if string(blobA) != string(blobC) {
+				t.Fatalf("%s (restored at %d): final Save blobs differ", tc.name, at)
+			}
+		}
+	}
+}
+
+func TestRestoreRefusesForeignBlobs(t *testing.T) {
+	ctx := context.Background()
+	save := func(opt optimizer.Optimizer, cfg optimizer.InitConfig, steps int64) []byte {
+		buf, err := opt.Init(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var done int64
+		runSteps(t, opt, buf, 0, steps, &done)
+		blob, err := opt.Save(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return blob
+	}
+	cfg := optimizer.InitConfig{NumParams: 8, Seed: 1}
+	good := save(blocks.NewLRSGDR(), cfg, 5)
+	tests := []struct {
+		name string
+		blob []byte
+		cfg  optimizer.InitConfig
+		want string
+	}{
+		{"other optimizer", save(blocks.NewLRSGDC(), cfg, 5), cfg, `saved by optimizer "lrsgd-c"`},
+		{"other hyperparameters", good, optimizer.InitConfig{NumParams: 8, Seed: 1, Hyperparams: map[string]string{"gamma": "0.2"}}, "different version, NumParams or hyperparameters"},
+		{"other size", good, optimizer.InitConfig{NumParams: 9, Seed: 1}, "different version, NumParams or hyperparameters"},
+		{"truncated", good[:len(good)-3], cfg, "truncated"},
+		{"trailing bytes", append(append([]byte(nil), good...), 0), cfg, "trailing"},
+		{"not a blob", []byte("hello, world"), cfg, "bad magic"},
+	}
+	for _, tt := range tests {
+		opt := blocks.NewLRSGDR()
+		if _, err := opt.Init(ctx, tt.cfg); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := opt.Save(ctx)
+		err := opt.Restore(ctx, tt.blob)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: Restore error %v, want %q", tt.name, err, tt.want)
+		}
+		if after, _ := opt.Save(ctx); string(after) != string(before) {
+			t.Errorf("%s: a refused Restore changed the state", tt.name)
+		}
+	}
+}
+
+func TestStepDoesNotAllocate(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range saveRestoreCases {
+		opt := tc.new()
+		buf, err := opt.Init(ctx, optimizer.InitConfig{NumParams: 1000, Seed: 3, Hyperparams: tc.hp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		copy(buf.Params, testInit(1000))
+		var step int64
+		allocs := testing.AllocsPerRun(200, func() {
+			testGrad(step, buf.Params, buf.Grads)
+			if _, err := opt.Step(ctx, optimizer.StepRequest{Step: step, LR: 0.01}); err != nil {
+				t.Fatal(err)
+			}
+			step++
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %g allocations per Step, want 0", tc.name, allocs)
+		}
+	}
+}
