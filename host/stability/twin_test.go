@@ -11,6 +11,8 @@ import (
 
 	"github.com/lrsgd-lab/lrsgd/host/data"
 	"github.com/lrsgd-lab/lrsgd/host/train"
+	"github.com/lrsgd-lab/lrsgd/plugins/blocks"
+	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
 )
 
 // softmaxRun is a small Runner for testing the probe's machinery: linear
@@ -29,6 +31,9 @@ type softmaxRun struct {
 	y, idx     []int
 	logits     []float64
 	closed     bool
+	opt        optimizer.Optimizer // nil: plain SGD in the runner
+	buf        optimizer.Buffers
+	outer      int64
 }
 
 type softmaxOpts struct {
@@ -36,6 +41,7 @@ type softmaxOpts struct {
 	seed                    uint64
 	leak                    bool // seed the init from the data: an uncoupled source of randomness
 	failAt                  int64
+	opt                     func() optimizer.Optimizer // nil: plain SGD
 }
 
 func openSoftmax(test *data.Set, o softmaxOpts, opened *[]*softmaxRun, mu *sync.Mutex) OpenFunc {
@@ -47,6 +53,14 @@ func openSoftmax(test *data.Set, o softmaxOpts, opened *[]*softmaxRun, mu *sync.
 			x:      make([]float32, o.batch*d), y: make([]int, o.batch), idx: make([]int, o.batch),
 			logits: make([]float64, set.Classes)}
 		r.w = make([]float32, set.Classes*(d+1))
+		if o.opt != nil {
+			r.opt = o.opt()
+			buf, err := r.opt.Init(ctx, optimizer.InitConfig{NumParams: len(r.w), Seed: o.seed})
+			if err != nil {
+				return nil, err
+			}
+			r.buf, r.w = buf, buf.Params
+		}
 		initSeed := o.seed
 		if o.leak {
 			for _, c := range set.Checksum {
@@ -127,11 +141,25 @@ func (r *softmaxRun) Step(ctx context.Context) (StepInfo, error) {
 			row[r.d] += float32(gc)
 		}
 	}
-	for i := range r.w {
-		r.w[i] -= r.lr / float32(b) * grad[i]
+	if r.opt == nil {
+		for i := range r.w {
+			r.w[i] -= r.lr / float32(b) * grad[i]
+		}
+		r.outer++
+	} else {
+		for i, g := range grad {
+			r.buf.Grads[i] = g / float32(b)
+		}
+		sr, err := r.opt.Step(ctx, optimizer.StepRequest{Step: r.steps, LR: float64(r.lr)})
+		if err != nil {
+			return StepInfo{}, err
+		}
+		if sr.OuterEnded {
+			r.outer++
+		}
 	}
 	r.steps++
-	info := StepInfo{GradEvals: r.steps, OuterSteps: r.steps, Drawn: r.idx, Done: r.steps == r.total}
+	info := StepInfo{GradEvals: r.steps, OuterSteps: r.outer, Drawn: r.idx, Done: r.steps == r.total}
 	if r.steps%r.evalEvery == 0 || info.Done {
 		info.Eval = &train.EvalPoint{GradEvals: r.steps, OuterSteps: r.steps,
 			TrainLoss: r.meanLoss(r.set), TestLoss: r.meanLoss(r.test)}
@@ -162,7 +190,13 @@ func (r *softmaxRun) TestLosses(ctx context.Context, dst []float64) error {
 	return nil
 }
 
-func (r *softmaxRun) Close() error { r.closed = true; return nil }
+func (r *softmaxRun) Close() error {
+	r.closed = true
+	if r.opt != nil {
+		return r.opt.Close()
+	}
+	return nil
+}
 
 func smallSets(t *testing.T) (trainSet, testSet *data.Set) {
 	t.Helper()
@@ -233,6 +267,39 @@ func TestOneReplacementDivergesAtFirstDraw(t *testing.T) {
 	tr, te := smallSets(t)
 	for _, par := range []int{1, 2} {
 		o := softmaxOpts{batch: 8, steps: 40, evalEvery: 1, seed: 11}
+		checkDivergesAtFirstDraw(t, tr, te, o, par)
+	}
+}
+
+// TestOptimizersCoupled runs the control and the one-replacement checks
+// with the in-process optimizers, whose M_t draws must come from the seed.
+func TestOptimizersCoupled(t *testing.T) {
+	tr, te := smallSets(t)
+	for _, c := range []struct {
+		name string
+		open func() optimizer.Optimizer
+	}{{"sgd", blocks.NewSGD}, {"lrsgd-r", blocks.NewLRSGDR}, {"lrsgd-c", blocks.NewLRSGDC}} {
+		t.Run(c.name, func(t *testing.T) {
+			o := softmaxOpts{batch: 8, steps: 40, evalEvery: 5, seed: 11, opt: c.open}
+			res, err := Run(context.Background(), Config{Train: tr, Test: te, Replace: 0}, openSoftmax(te, o, nil, nil), Hooks{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Twins[0].FirstDiverged != -1 || res.ParamDivergence != 0 || res.EpsilonMax != 0 {
+				t.Errorf("control diverged: first %d, final %+v", res.Twins[0].FirstDiverged, res.Curve[len(res.Curve)-1])
+			}
+			if c.name != "sgd" && res.OuterSteps >= 40 {
+				t.Errorf("%s made %d outer steps in 40 inner steps, want fewer", c.name, res.OuterSteps)
+			}
+			o.evalEvery = 1
+			checkDivergesAtFirstDraw(t, tr, te, o, 2)
+		})
+	}
+}
+
+func checkDivergesAtFirstDraw(t *testing.T, tr, te *data.Set, o softmaxOpts, par int) {
+	t.Helper()
+	{
 		res, err := Run(context.Background(), Config{Train: tr, Test: te, Replace: 3, Seed: 9, Parallel: par},
 			openSoftmax(te, o, nil, nil), Hooks{})
 		if err != nil {
@@ -243,7 +310,7 @@ func TestOneReplacementDivergesAtFirstDraw(t *testing.T) {
 		}
 		// The stream's draws, independently: the first step whose batch holds i.
 		for _, tw := range res.Twins {
-			st := data.NewStream(tr, 8, 11, true)
+			st := data.NewStream(tr, o.batch, o.seed, true)
 			x, y, idx := make([]float32, 8*tr.ImageSize()), make([]int, 8), make([]int, 8)
 			want := int64(-1)
 			for s := int64(1); s <= 40 && want < 0; s++ {
