@@ -210,3 +210,13 @@ func resolve(specs []optimizer.HyperparamSpec, user map[string]string, presetDef
 	}
 	return v, nil
 }
+
+// ParseValues checks hp against specs and fills in the defaults, as Init
+// does (without presets). It lets a Rule be configured on its own, e.g.
+// in its tests: rule.Configure(blocks.ParseValues(rule.Hyperparams(), hp)).
+func ParseValues(specs []optimizer.HyperparamSpec, hp map[string]string) (Values, error) {
+	if err := checkSpecs(specs); err != nil {
+		return Values{}, err
+	}
+	return resolve(specs, hp, nil)
+}

@@ -52,18 +52,32 @@ func MomentumStep(w, g, buf []float32, lr, wd, mu, dampening float32, nesterov, 
 	}
 	buf = buf[:len(w)]
 	damp := 1 - dampening
-	for i := range w {
-		d := g[i] + wd*w[i]
-		var b float32
-		if first {
-			b = d
-		} else {
-			b = mu*buf[i] + damp*d
+	// One loop per case keeps branches out of the element loops.
+	switch {
+	case first && nesterov:
+		for i := range w {
+			d := g[i] + wd*w[i]
+			buf[i] = d
+			w[i] -= lr * (d + mu*d)
 		}
-		buf[i] = b
-		if nesterov {
+	case first:
+		for i := range w {
+			d := g[i] + wd*w[i]
+			buf[i] = d
+			w[i] -= lr * d
+		}
+	case nesterov:
+		for i := range w {
+			d := g[i] + wd*w[i]
+			b := mu*buf[i] + damp*d
+			buf[i] = b
 			w[i] -= lr * (d + mu*b)
-		} else {
+		}
+	default:
+		for i := range w {
+			d := g[i] + wd*w[i]
+			b := mu*buf[i] + damp*d
+			buf[i] = b
 			w[i] -= lr * b
 		}
 	}
@@ -90,14 +104,20 @@ func AdamStep(w, g, m, v []float32, t int64, lr, wd, beta1, beta2, eps float32, 
 	bc2sqrt := float32(sqrt64(bc2))
 	b1c, b2c := 1-beta1, 1-beta2
 	shrink := 1 - lr*wd
+	if decoupled {
+		for i := range w {
+			wi := w[i] * shrink
+			d := g[i]
+			mi := beta1*m[i] + b1c*d
+			vi := beta2*v[i] + b2c*d*d
+			m[i], v[i] = mi, vi
+			w[i] = wi - stepSize*(mi/(sqrt32(vi)/bc2sqrt+eps))
+		}
+		return
+	}
 	for i := range w {
 		wi := w[i]
-		d := g[i]
-		if decoupled {
-			wi *= shrink
-		} else {
-			d += wd * wi
-		}
+		d := g[i] + wd*wi
 		mi := beta1*m[i] + b1c*d
 		vi := beta2*v[i] + b2c*d*d
 		m[i], v[i] = mi, vi
