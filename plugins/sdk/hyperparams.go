@@ -65,7 +65,7 @@ func CheckValue(s optimizer.HyperparamSpec, v string) error {
 			return bad("not a boolean")
 		}
 	case optimizer.Enum:
-		if !slices.Contains(s.Choices, v) {
+		if !slices.Contains(s.Choices, strings.TrimSpace(v)) {
 			return bad("not one of the choices")
 		}
 	default:
