@@ -78,7 +78,7 @@ func ProximalHyperparams() []optimizer.HyperparamSpec {
 	return []optimizer.HyperparamSpec{
 		presetSpec,
 		{Name: "lambda_mode", Type: optimizer.Enum, Default: "schedule", Choices: []string{"schedule", "fixed"}, Doc: "λ_t = lambda_coef/α from the scheduled lr (schedule) or λ_t = lambda (fixed)"},
-		{Name: "lambda_coef", Type: optimizer.Float, Default: "0.01", Min: 0, Max: 1e6, Doc: "c in λ_t = c/α when lambda_mode=schedule (reference: 0.01)"},
+		{Name: "lambda_coef", Type: optimizer.Float, Default: "0.01", Min: 0, Max: 1e6, Doc: "c in λ_t = c/α when lambda_mode=schedule"},
 		{Name: "lambda", Type: optimizer.Float, Default: "0.1", Min: 0, Max: 1e9, Doc: "λ when lambda_mode=fixed"},
 		{Name: "prox_factor", Type: optimizer.Float, Default: "2", Min: 0, Max: 1e3, Doc: "proximal gradient is prox_factor·λ_t·(w − w_t): 2 in the reference code, 1 in the paper's (λ/2)‖w − w_t‖²"},
 		{Name: "m_policy", Type: optimizer.Enum, Default: MGeometric, Choices: []string{MGeometric, MConstant, MPsi}, Doc: "inner steps per outer step: geometric(gamma), constant(m) or psi (paper Definition 4.8)"},

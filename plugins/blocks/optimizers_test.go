@@ -443,3 +443,60 @@ func TestStepDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// clash is a rule that reuses an outer-loop hyperparameter name.
+type clash struct{ blocks.SGDRule }
+
+func (clash) Hyperparams() []optimizer.HyperparamSpec {
+	return []optimizer.HyperparamSpec{{Name: "gamma", Type: optimizer.Float, Default: "0.5", Min: 0, Max: 1, Doc: "clashes"}}
+}
+
+func TestConstructionErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		opt  optimizer.Optimizer
+		want string
+	}{
+		{"name clash", blocks.NewProximal(&clash{}, "x", "1"), `x: hyperparameter "gamma" declared twice`},
+		{"nil rule", blocks.NewPlain(nil, "x", "1"), "x: nil rule"},
+		{"unknown default", blocks.NewProximal(blocks.NewSGDRule(), "x", "1", blocks.WithDefaults(map[string]string{"gama": "1"})), `unknown hyperparameter "gama"`},
+		{"bad default", blocks.NewProximal(blocks.NewSGDRule(), "x", "1", blocks.WithDefaults(map[string]string{"gamma": "7"})), "gamma"},
+		{"unknown preset", blocks.NewProximal(blocks.NewSGDRule(), "x", "1", blocks.WithPresetDefaults("fast", map[string]string{"m": "1"})), `unknown preset "fast"`},
+		{"bad preset value", blocks.NewProximal(blocks.NewSGDRule(), "x", "1", blocks.WithPresetDefaults("paper", map[string]string{"m": "0"})), "preset paper: hyperparameter m="},
+	}
+	for _, tt := range tests {
+		_, err := tt.opt.Describe(context.Background())
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: Describe error %v, want %q", tt.name, err, tt.want)
+		}
+		if _, err := tt.opt.Init(context.Background(), optimizer.InitConfig{NumParams: 1}); err == nil {
+			t.Errorf("%s: Init succeeded", tt.name)
+		}
+	}
+}
+
+func TestParseValuesConfiguresARuleAlone(t *testing.T) {
+	// SGDRule on its own, configured from strings: μ = 0.5, wd 0, lr 0.5,
+	// w0 = (1, −2), gradients (0.5, 1) then (0.25, −1):
+	// s1: buf = (0.5, 1), w = (0.75, −2.5); s2: buf = (0.5, −0.5), w = (0.5, −2.25).
+	r := blocks.NewSGDRule()
+	v, err := blocks.ParseValues(r.Hyperparams(), map[string]string{"momentum": "0.5", "weight_decay": "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Given("momentum") || v.Given("dampening") || v.Float("dampening") != 0 || v.Bool("nesterov") {
+		t.Errorf("Values: given/default bookkeeping wrong")
+	}
+	if err := r.Configure(v); err != nil {
+		t.Fatal(err)
+	}
+	w, buf := []float32{1, -2}, [][]float32{make([]float32, 2)}
+	r.Update(w, []float32{0.5, 1}, buf, 0.5)
+	r.Update(w, []float32{0.25, -1}, buf, 0.5)
+	if w[0] != 0.5 || w[1] != -2.25 || buf[0][0] != 0.5 || buf[0][1] != -0.5 {
+		t.Errorf("w = %v, buf = %v; want (0.5, −2.25), (0.5, −0.5)", w, buf[0])
+	}
+	if _, err := blocks.ParseValues(r.Hyperparams(), map[string]string{"momentum": "2"}); err == nil || !strings.Contains(err.Error(), "[0, 0.9999]") {
+		t.Errorf("ParseValues(momentum=2): %v", err)
+	}
+}
