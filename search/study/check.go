@@ -1,0 +1,217 @@
+package study
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
+)
+
+// Models and Datasets are the names the trainer accepts.
+var (
+	Models   = []string{"lenet", "mlp", "vgg16", "resnet18"}
+	Datasets = []string{"cifar10", "fashion-mnist", "synthetic"}
+)
+
+// Describer returns the description of the optimizer plugin of that name
+// (for example by listing the plugins directory). An unknown name is an
+// error naming what is available.
+type Describer func(ctx context.Context, name string) (optimizer.Description, error)
+
+// Check validates the study against the plugins' own descriptions: every
+// optimizer exists, every fixed hyperparameter parses within its valid
+// range, and every sampled hyperparameter's range (and grid) lies within
+// the plugin's. It also checks the model, the data set and the trainer
+// parameters. Call it before anything is written to a store.
+func (s *Study) Check(ctx context.Context, describe Describer) error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !slices.Contains(Models, s.Model) {
+		bad("model %q: want one of %s", s.Model, strings.Join(Models, ", "))
+	}
+	if !slices.Contains(Datasets, s.Dataset) {
+		bad("dataset %q: want one of %s", s.Dataset, strings.Join(Datasets, ", "))
+	}
+	descs := map[string]optimizer.Description{}
+	for _, o := range s.OptimizerNames() {
+		d, err := describe(ctx, o)
+		if err != nil {
+			bad("optimizer %q: %v", o, err)
+			continue
+		}
+		descs[o] = d
+	}
+	for o, hp := range s.Hyperparams {
+		d, ok := descs[o]
+		if !ok {
+			continue
+		}
+		for _, k := range slices.Sorted(maps.Keys(hp)) {
+			spec, ok := findSpec(d, k)
+			if !ok {
+				bad("hyperparams.%s.%s: %s has no hyperparameter %q (it has %s)", o, k, o, k, specNames(d))
+				continue
+			}
+			if err := checkValue(spec, hp[k]); err != nil {
+				bad("hyperparams.%s.%s: %v", o, k, err)
+			}
+		}
+	}
+	for i, p := range s.Space {
+		w := p.where(i)
+		if IsTrainerParam(p.Name) {
+			if err := checkTrainerParam(p); err != nil {
+				bad("%s: %v", w, err)
+			}
+			continue
+		}
+		for _, o := range s.OptimizerNames() {
+			d, ok := descs[o]
+			if !ok || !p.AppliesTo(o) {
+				continue
+			}
+			spec, ok := findSpec(d, p.Name)
+			if !ok {
+				bad("%s: optimizer %s has no hyperparameter %q (it has %s); restrict the parameter with optimizers: [...]", w, o, p.Name, specNames(d))
+				continue
+			}
+			if err := checkParamAgainst(p, spec); err != nil {
+				bad("%s: optimizer %s: %v", w, o, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func findSpec(d optimizer.Description, name string) (optimizer.HyperparamSpec, bool) {
+	for _, s := range d.Hyperparams {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return optimizer.HyperparamSpec{}, false
+}
+
+func specNames(d optimizer.Description) string {
+	names := make([]string, len(d.Hyperparams))
+	for i, s := range d.Hyperparams {
+		names[i] = s.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// validRange renders what a spec accepts.
+func validRange(s optimizer.HyperparamSpec) string {
+	switch s.Type {
+	case optimizer.Bool:
+		return "true or false"
+	case optimizer.Enum:
+		return "one of " + strings.Join(s.Choices, ", ")
+	case optimizer.Int:
+		return fmt.Sprintf("an integer in [%g, %g]", s.Min, s.Max)
+	}
+	return fmt.Sprintf("a number in [%g, %g]", s.Min, s.Max)
+}
+
+// checkValue checks a hyperparameter value string against its spec, the
+// way the plugin will parse it.
+func checkValue(s optimizer.HyperparamSpec, raw string) error {
+	raw = strings.TrimSpace(raw)
+	ok := false
+	switch s.Type {
+	case optimizer.Float:
+		f, err := strconv.ParseFloat(raw, 64)
+		ok = err == nil && !math.IsNaN(f) && f >= s.Min && f <= s.Max
+	case optimizer.Int:
+		i, err := strconv.Atoi(raw)
+		ok = err == nil && float64(i) >= s.Min && float64(i) <= s.Max
+	case optimizer.Bool:
+		_, err := strconv.ParseBool(raw)
+		ok = err == nil
+	case optimizer.Enum:
+		ok = slices.Contains(s.Choices, raw)
+	}
+	if !ok {
+		return fmt.Errorf("%s=%q is outside its valid range: want %s", s.Name, raw, validRange(s))
+	}
+	return nil
+}
+
+func checkParamAgainst(p Param, s optimizer.HyperparamSpec) error {
+	switch p.Type {
+	case TypeFixed:
+		return checkValue(s, p.Value)
+	case TypeCategorical:
+		for _, c := range p.Choices {
+			if err := checkValue(s, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	case TypeInt:
+		if s.Type != optimizer.Int && s.Type != optimizer.Float {
+			return fmt.Errorf("int parameter for a %s hyperparameter", s.Type)
+		}
+	case TypeFloat, TypeLogFloat:
+		if s.Type != optimizer.Float {
+			return fmt.Errorf("%s parameter for a %s hyperparameter (want %s)", p.Type, s.Type, validRange(s))
+		}
+	}
+	if float64(p.Low) < s.Min || float64(p.High) > s.Max {
+		return fmt.Errorf("range [%g, %g] is outside the valid range of %s: want %s", p.Low, p.High, s.Name, validRange(s))
+	}
+	return nil
+}
+
+func checkTrainerParam(p Param) error {
+	lo, hi := float64(p.Low), float64(p.High)
+	var vals []float64
+	switch p.Type {
+	case TypeFixed:
+		x, err := ParseNumber(p.Value)
+		if err != nil {
+			return err
+		}
+		lo, hi = x, x
+	case TypeCategorical:
+		for _, c := range p.Choices {
+			x, err := ParseNumber(c)
+			if err != nil {
+				return fmt.Errorf("choice %v", err)
+			}
+			vals = append(vals, x)
+		}
+		lo, hi = slices.Min(vals), slices.Max(vals)
+	}
+	integer := p.Name != "lr"
+	if integer {
+		for _, x := range append(vals, lo, hi) {
+			if x != math.Trunc(x) {
+				return fmt.Errorf("%s takes integers, have %g", p.Name, x)
+			}
+		}
+		if p.Type == TypeFloat || p.Type == TypeLogFloat {
+			return fmt.Errorf("%s takes integers: use type int, categorical or fixed", p.Name)
+		}
+	}
+	min := 1.0
+	switch p.Name {
+	case "lr":
+		if !(lo > 0) {
+			return fmt.Errorf("lr must be > 0, have %g", lo)
+		}
+		return nil
+	case "seed":
+		min = 0
+	}
+	if lo < min || hi < lo {
+		return fmt.Errorf("%s must be >= %g, have %g", p.Name, min, lo)
+	}
+	return nil
+}

@@ -1,0 +1,350 @@
+package study
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/c-bata/goptuna"
+
+	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
+)
+
+func TestShippedStudiesParseAndResolve(t *testing.T) {
+	want := []string{"adam-lr", "gamma-sweep", "inner-steps", "lambda-sweep", "psi-sweep", "small-batch", "table1"}
+	if got := Names(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("Names() = %v, want %v", got, want)
+	}
+	// grid sizes per budget, counted by hand from the YAML files.
+	grids := map[string][2]int{ // default, paper
+		"gamma-sweep":  {5, 5},
+		"lambda-sweep": {6, 6},
+		"inner-steps":  {5, 5},
+		"psi-sweep":    {4, 4},
+		"adam-lr":      {0, 0},
+		"small-batch":  {4, 10},
+		"table1":       {6, 30},
+	}
+	for _, name := range want {
+		s, err := Load(name)
+		if err != nil {
+			t.Fatalf("Load(%s): %v", name, err)
+		}
+		for i, b := range []string{BudgetDefault, BudgetPaper} {
+			r, err := s.Resolve(b, nil)
+			if err != nil {
+				t.Fatalf("%s budget %s: %v", name, b, err)
+			}
+			pts, err := r.GridPoints()
+			if err != nil {
+				t.Fatalf("%s budget %s: grid: %v", name, b, err)
+			}
+			if len(pts) != grids[name][i] {
+				t.Errorf("%s budget %s: %d grid points, want %d", name, b, len(pts), grids[name][i])
+			}
+			if r.Budget != b {
+				t.Errorf("%s: Budget = %q, want %q", name, r.Budget, b)
+			}
+		}
+	}
+}
+
+func TestGammaSweepBudgets(t *testing.T) {
+	s, err := Load("gamma-sweep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := s.Resolve("", nil) // "" = default
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.Budget != BudgetDefault || def.Train.TrainSize != 2000 || def.Train.TestSize != 1000 || def.Train.BatchSize != 512 || def.Trials != 5 {
+		t.Errorf("default budget: %+v trials %d", def.Train, def.Trials)
+	}
+	paper, err := s.Resolve(BudgetPaper, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if paper.Train.Epochs != 350 || paper.Train.TrainSize != 0 || paper.Trials != 20 ||
+		paper.Train.Schedule.Kind != "step" || fmt.Sprint(paper.Train.Schedule.Milestones) != "[150 250]" {
+		t.Errorf("paper budget: %+v trials %d", paper.Train, paper.Trials)
+	}
+	// The paper's grid, in order, as fractions.
+	pts, _ := paper.GridPoints()
+	for i, den := range []float64{2, 3, 5, 10, 20} {
+		if got := pts[i]["gamma"]; got != 1/den {
+			t.Errorf("grid point %d: gamma = %v, want 1/%v", i, got, den)
+		}
+	}
+	if _, err := s.Resolve("huge", nil); err == nil || !strings.Contains(err.Error(), `no budget "huge"`) {
+		t.Errorf("unknown budget: err = %v", err)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	base := `name: x
+optimizer: sgd
+model: lenet
+dataset: synthetic
+train: {epochs: 1, batch_size: 32, schedule: {kind: constant, lr: 0.1}}
+objective: {metric: test_accuracy}
+trials: 2
+`
+	cases := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"syntax", "name: x\noptimizer: [sgd\nmodel: lenet\n", []string{"line"}},
+		{"unknown key", base + "colour: blue\n", []string{"line 8", "colour"}},
+		{"unknown nested key", strings.Replace(base, "epochs: 1,", "epoch: 1,", 1), []string{"line 5", "epoch"}},
+		{"bad number", base + "space:\n  - {name: lr, type: log-float, low: abc, high: 1}\n", []string{"line 9", `"abc"`}},
+		{"low above high", base + "space:\n  - {name: momentum, type: float, low: 0.9, high: 0.1}\n", []string{"line 9", "low 0.9 > high 0.1"}},
+		{"bad type", base + "space:\n  - {name: momentum, type: normal}\n", []string{`type "normal"`}},
+		{"bad metric", strings.Replace(base, "test_accuracy", "speed", 1), []string{`objective.metric: "speed"`}},
+		{"bad sampler", base + "sampler: bayes\n", []string{`sampler: "bayes"`}},
+		{"grid outside range", base + "space:\n  - {name: momentum, type: float, low: 0, high: 0.5}\ngrid: {momentum: [0.9]}\n", []string{"grid.momentum", "outside [0, 0.5]"}},
+		{"no optimizer", strings.Replace(base, "optimizer: sgd\n", "", 1), []string{"optimizer: missing"}},
+		{"empty", "", []string{"empty document"}},
+		{"prune on hitting time", strings.Replace(base, "test_accuracy", "hitting_time_grads", 1) + "pruner: {kind: median}\n", []string{"no per-evaluation values"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse([]byte(c.yaml), "x.yaml")
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if !strings.Contains(err.Error(), "x.yaml") {
+				t.Errorf("error %q does not name the file", err)
+			}
+		})
+	}
+	if _, err := Load("no-such-study"); err == nil || !strings.Contains(err.Error(), "gamma-sweep") {
+		t.Errorf("unknown study: err = %v (want the list of studies)", err)
+	}
+}
+
+func TestResolveSets(t *testing.T) {
+	s, err := Load("gamma-sweep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Resolve("default", []string{"epochs=1", "train-size=300", "test_size=200", "batch-size=64",
+		"dataset=synthetic", "lr=0.2", "trials=7", "metric=generalization_gap", "hp.lambda_coef=0.02", "train.schedule.kind=step",
+		"train.schedule.milestones=[1]", "train.schedule.factor=0.5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Train.Epochs != 1 || r.Train.TrainSize != 300 || r.Train.TestSize != 200 || r.Train.BatchSize != 64 ||
+		r.Dataset != "synthetic" || r.Train.Schedule.LR != 0.2 || r.Trials != 7 || r.Train.Schedule.Kind != "step" ||
+		r.Train.Schedule.Factor != 0.5 || len(r.Train.Schedule.Milestones) != 1 {
+		t.Errorf("overrides not applied: %+v dataset %s trials %d", r.Train, r.Dataset, r.Trials)
+	}
+	if r.Objective.Metric != "generalization_gap" || r.Objective.Direction != "maximize" {
+		// the study says maximize explicitly; the override of the metric keeps it
+		t.Errorf("objective = %+v", r.Objective)
+	}
+	if got := r.Hyperparams["lrsgd-r"]["lambda_coef"]; got != "0.02" {
+		t.Errorf("hp.lambda_coef = %q", got)
+	}
+	// Fixing a sampled parameter removes it from the grid.
+	r, err = s.Resolve("default", []string{"gamma=1/4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := r.Param("gamma")
+	if p.Type != TypeFixed || p.Value != "1/4" || len(r.Grid) != 0 {
+		t.Errorf("gamma=1/4: param %+v grid %v", p, r.Grid)
+	}
+	// The original is untouched.
+	if p, _ := s.Param("gamma"); p.Type != TypeLogFloat {
+		t.Errorf("Resolve changed the study: %+v", p)
+	}
+	for _, bad := range []struct{ set, want string }{
+		{"colour=blue", `unknown key "colour"`},
+		{"epochs", "want key=value"},
+		{"epochs=many", "epochs"},
+		{"sampler=bayes", `sampler: "bayes"`},
+		{"batch_size=0", "batch_size: 0"},
+	} {
+		if _, err := s.Resolve("default", []string{bad.set}); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("--set %s: err = %v, want %q", bad.set, err, bad.want)
+		}
+	}
+	// Narrowing a multi-optimizer study to one optimizer.
+	t1, _ := Load("table1")
+	r, err = t1.Resolve("default", []string{"optimizer=lrsgd-r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Optimizer != "lrsgd-r" || len(r.Optimizers) != 0 || len(r.Hyperparams) != 1 {
+		t.Errorf("optimizer=lrsgd-r: %q %v %v", r.Optimizer, r.Optimizers, r.Hyperparams)
+	}
+	if pts, _ := r.GridPoints(); len(pts) != 2 {
+		t.Errorf("optimizer=lrsgd-r: %d grid points, want 2 seeds", len(pts))
+	}
+	if _, err := t1.Resolve("default", []string{"hp.gamma=0.2"}); err == nil || !strings.Contains(err.Error(), "several optimizers") {
+		t.Errorf("hp. on a multi-optimizer study: err = %v", err)
+	}
+}
+
+func TestGridPointsOrderAndConditional(t *testing.T) {
+	y := `name: g
+optimizers: [a, b]
+model: lenet
+dataset: synthetic
+train: {epochs: 1, batch_size: 8, schedule: {kind: constant, lr: 0.1}}
+space:
+  - {name: x, type: float, low: 0, high: 1}
+  - {name: k, type: categorical, choices: [u, v], optimizers: [b]}
+grid:
+  x: [0.25, 0.5]
+objective: {metric: test_loss}
+sampler: grid
+`
+	s, err := Parse([]byte(y), "g.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Objective.Direction != "minimize" {
+		t.Errorf("direction defaults to the metric's: %q", s.Objective.Direction)
+	}
+	pts, err := s.GridPoints()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range pts {
+		got = append(got, s.FormatPoint(p))
+	}
+	// a: x only (k does not apply, duplicates dropped); b: x × k.
+	want := []string{"optimizer=a x=0.25", "optimizer=a x=0.5",
+		"optimizer=b x=0.25 k=u", "optimizer=b x=0.25 k=v", "optimizer=b x=0.5 k=u", "optimizer=b x=0.5 k=v"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("grid points\n got %q\nwant %q", got, want)
+	}
+	if n, _ := s.TotalTrials(); n != 6 {
+		t.Errorf("TotalTrials = %d, want 6", n)
+	}
+	s.Grid = nil
+	if _, err := s.GridPoints(); err == nil || !strings.Contains(err.Error(), "list values for x") {
+		t.Errorf("pure grid without values for a float: err = %v", err)
+	}
+}
+
+func TestParseNumber(t *testing.T) {
+	for in, want := range map[string]float64{"1/3": 1.0 / 3, "0.5": 0.5, " 1 / 20 ": 0.05, "2e-3": 0.002} {
+		if got, err := ParseNumber(in); err != nil || got != want {
+			t.Errorf("ParseNumber(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "1/0", "a/b", "NaN", "inf"} {
+		if _, err := ParseNumber(in); err == nil {
+			t.Errorf("ParseNumber(%q): no error", in)
+		}
+	}
+}
+
+// fakeDescribe knows two optimizers with a few hyperparameters.
+func fakeDescribe(_ context.Context, name string) (optimizer.Description, error) {
+	switch name {
+	case "lrsgd-r":
+		return optimizer.Description{Name: name, Hyperparams: []optimizer.HyperparamSpec{
+			{Name: "gamma", Type: optimizer.Float, Default: "0.1", Min: 1e-6, Max: 1},
+			{Name: "lambda_coef", Type: optimizer.Float, Default: "0.01", Min: 0, Max: 1e6},
+			{Name: "preset", Type: optimizer.Enum, Default: "reference", Choices: []string{"reference", "paper"}},
+			{Name: "m", Type: optimizer.Int, Default: "10", Min: 1, Max: 1e6},
+		}}, nil
+	case "sgd":
+		return optimizer.Description{Name: name, Hyperparams: []optimizer.HyperparamSpec{
+			{Name: "momentum", Type: optimizer.Float, Default: "0.9", Min: 0, Max: 0.9999},
+		}}, nil
+	}
+	return optimizer.Description{}, fmt.Errorf("no plugin %q (have lrsgd-r, sgd)", name)
+}
+
+func TestCheckAgainstPlugins(t *testing.T) {
+	s, err := Load("gamma-sweep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, err := s.Resolve("default", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ok.Check(context.Background(), fakeDescribe); err != nil {
+		t.Fatalf("gamma-sweep against lrsgd-r: %v", err)
+	}
+	cases := []struct {
+		sets []string
+		want string
+	}{
+		{[]string{"gamma=2"}, `gamma="2" is outside its valid range: want a number in [1e-06, 1]`},
+		{[]string{"hp.preset=fancy"}, `preset="fancy" is outside its valid range: want one of reference, paper`},
+		{[]string{"hp.colour=red"}, `lrsgd-r has no hyperparameter "colour"`},
+		{[]string{"hp.m=2.5"}, `m="2.5"`},
+		{[]string{"optimizer=adam-x"}, `optimizer "adam-x": no plugin "adam-x"`},
+		{[]string{"model=transformer"}, `model "transformer"`},
+		{[]string{"dataset=imagenet"}, `dataset "imagenet"`},
+		{[]string{"space=[{name: gamma, type: float, low: 0, high: 2}]", "grid={}"}, "range [0, 2] is outside the valid range of gamma"},
+	}
+	for _, c := range cases {
+		r, err := s.Resolve("default", c.sets)
+		if err != nil {
+			t.Errorf("%v: Resolve: %v", c.sets, err)
+			continue
+		}
+		err = r.Check(context.Background(), fakeDescribe)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: Check err = %v, want %q", c.sets, err, c.want)
+		}
+	}
+}
+
+func TestSuggestAndDistributions(t *testing.T) {
+	s, err := Load("table1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Resolve("default", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs, err := goptuna.CreateStudy("t", goptuna.StudyOptionLogger(nil),
+		goptuna.StudyOptionSampler(goptuna.NewRandomSampler(goptuna.RandomSamplerOptionSeed(3))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts, _ := r.GridPoints()
+	if err := gs.EnqueueTrial(pts[5]); err != nil { // lrsgd-c seed 2
+		t.Fatal(err)
+	}
+	var got Assignment
+	err = gs.Optimize(func(tr goptuna.Trial) (float64, error) {
+		a, err := r.Suggest(&tr)
+		got = a
+		return 0, err
+	}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Optimizer != "lrsgd-c" || got.Train.Seed != 2 || got.Params["seed"] != "2" || got.Hyperparams["preset"] != "reference" {
+		t.Errorf("assignment = %+v", got)
+	}
+	d := r.Distributions()
+	if _, ok := d["optimizer"].(goptuna.CategoricalDistribution); !ok {
+		t.Errorf("distributions: %v", d)
+	}
+	if _, ok := d["seed"].(goptuna.IntUniformDistribution); !ok {
+		t.Errorf("distributions: %v", d)
+	}
+	if math.IsNaN(pts[5]["seed"]) {
+		t.Fatal("nan")
+	}
+}
