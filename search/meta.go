@@ -1,0 +1,92 @@
+package search
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/lrsgd-lab/lrsgd/results"
+)
+
+// fillMeta completes run metadata with what search knows.
+func fillMeta(m *results.RunMeta, spec TrialSpec, env env) {
+	m.TrialID = spec.TrialID
+	if m.Model == "" {
+		m.Model = spec.Model
+	}
+	if m.Dataset == "" {
+		m.Dataset = spec.Dataset
+	}
+	if m.Seed == 0 {
+		m.Seed = spec.Train.Seed
+	}
+	if m.Commit == "" {
+		m.Commit = env.commit
+	}
+	if m.Machine == "" {
+		m.Machine = env.machine
+	}
+	if m.GoVersion == "" {
+		m.GoVersion = runtime.Version()
+	}
+}
+
+// env is what run metadata says about the lab and the machine; Tune
+// computes it once.
+type env struct{ commit, machine string }
+
+func environment() env { return env{commit: Commit(), machine: Machine()} }
+
+// Commit returns the git commit the binary was built from (the vcs.revision
+// build setting, with "+dirty" when the tree was modified), else the commit
+// of the git work tree around the working folder, else "".
+func Commit() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		var rev, modified string
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value
+			}
+		}
+		if rev != "" {
+			if modified == "true" {
+				rev += "+dirty"
+			}
+			return rev
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// Machine describes this machine: host name, CPU model, logical CPUs,
+// OS and architecture.
+func Machine() string {
+	host, _ := os.Hostname()
+	cpu := "unknown CPU"
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	return fmt.Sprintf("%s; %s; %d CPUs; %s/%s", host, cpu, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+}

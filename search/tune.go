@@ -1,0 +1,628 @@
+package search
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/c-bata/goptuna"
+	"github.com/c-bata/goptuna/cmaes"
+	"github.com/c-bata/goptuna/medianstopping"
+	"github.com/c-bata/goptuna/successivehalving"
+	"github.com/c-bata/goptuna/tpe"
+	"gopkg.in/yaml.v3"
+
+	"github.com/lrsgd-lab/lrsgd/search/grid"
+	"github.com/lrsgd-lab/lrsgd/search/study"
+)
+
+// Config configures one Tune call.
+type Config struct {
+	// Study is resolved (budget and overrides applied) and checked against
+	// the plugins (study.Check) by the caller.
+	Study  *study.Study
+	Store  Store
+	Runner Runner
+	// Trials > 0 runs exactly that many more trials in this call, shared
+	// among the workers; 0 runs until the study has its own number of
+	// trials (queued ones included).
+	Trials int
+	// Workers is the number of trials run at once (0 = DefaultWorkers).
+	Workers int
+	// DataDir and PluginsDir are passed on to the Runner.
+	DataDir, PluginsDir string
+	// Out receives one line per finished trial (nil = none).
+	Out io.Writer
+	// Progress receives the overall progress bar (nil = none).
+	Progress io.Writer
+	// Heartbeat and StaleAfter (0 = the defaults) time the heartbeat.
+	Heartbeat, StaleAfter time.Duration
+	// JoinPatience is how long a process that joins a study another one is
+	// creating waits for it to finish setting the study up (0 = 20 s).
+	JoinPatience time.Duration
+	// Worker names this process in heartbeats (default host:pid).
+	Worker string
+}
+
+// TrialReport is one trial that finished in this call.
+type TrialReport struct {
+	Number  int
+	TrialID int
+	State   goptuna.TrialState
+	Value   float64
+	Params  map[string]string
+	Reason  string // fail or prune reason
+	Metrics map[string]float64
+	Wall    time.Duration
+}
+
+// Summary is what Tune did.
+type Summary struct {
+	Study   string
+	StudyID int
+	Created bool // this call created the study
+	// Trials finished in this call, in finishing order.
+	Trials []TrialReport
+	// Recovered are the numbers of stale trials this call marked FAIL and
+	// re-queued.
+	Recovered []int
+	// Counts of the study's trials by state after the call.
+	Counts map[string]int
+	// Best is the study's best COMPLETE trial (Number -1 if none).
+	Best struct {
+		Number int
+		Value  float64
+		Params map[string]any
+	}
+}
+
+type tuner struct {
+	cfg     Config
+	s       *study.Study
+	store   Store
+	storage goptuna.Storage
+	gs      *goptuna.Study
+	grid    *grid.Sampler // nil without a grid
+	pure    bool          // grid sampler only
+	total   int           // the study's own number of trials
+	inter   string        // intermediate metric
+	worker  string
+	env     env
+
+	mu       sync.Mutex // serialises claims and the fields below
+	claimed  int        // trials claimed in this call
+	active   map[int]bool
+	reports  []TrialReport
+	recov    []int
+	progress *progress
+}
+
+// Tune runs or resumes cfg.Study on cfg.Store. It returns ErrInterrupted
+// (with the summary so far) when ctx is cancelled.
+func Tune(ctx context.Context, cfg Config) (Summary, error) {
+	var sum Summary
+	s := cfg.Study
+	if s == nil || cfg.Store == nil || cfg.Runner == nil {
+		return sum, errors.New("search: Config needs Study, Store and Runner")
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
+	if cfg.StaleAfter <= 0 {
+		cfg.StaleAfter = DefaultStaleAfter
+	}
+	if cfg.JoinPatience <= 0 {
+		cfg.JoinPatience = 20 * time.Second
+	}
+	if cfg.Worker == "" {
+		host, _ := os.Hostname()
+		cfg.Worker = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	total, err := s.TotalTrials()
+	if err != nil {
+		return sum, err
+	}
+	points, err := s.GridPoints()
+	if err != nil {
+		return sum, err
+	}
+	t := &tuner{cfg: cfg, s: s, store: cfg.Store, storage: cfg.Store.Storage(), total: total,
+		inter: intermediateMetric(s), worker: cfg.Worker, active: map[int]bool{}, env: environment()}
+
+	gs, created, err := t.openStudy(ctx, points)
+	if err != nil {
+		return sum, err
+	}
+	t.gs = gs
+	sum.Study, sum.StudyID, sum.Created = s.Name, gs.ID, created
+
+	if err := t.recoverStale(ctx); err != nil {
+		return sum, err
+	}
+	planned, err := t.planned()
+	if err != nil {
+		return sum, err
+	}
+	t.progress = newProgress(cfg.Progress, cfg.Out, planned, s.Name)
+
+	wctx, stopBG := context.WithCancel(ctx)
+	var bg sync.WaitGroup
+	bg.Add(1)
+	go func() { // periodic recovery of trials whose worker died
+		defer bg.Done()
+		tick := time.NewTicker(max(cfg.StaleAfter/2, cfg.Heartbeat))
+		defer tick.Stop()
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case <-tick.C:
+				if err := t.recoverStale(wctx); err != nil && wctx.Err() == nil {
+					t.progress.line("warning: recovering stale trials: %v", err)
+				}
+			}
+		}
+	}()
+
+	var wg sync.WaitGroup
+	errs := make([]error, cfg.Workers)
+	for w := range cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[w] = t.work(ctx, fmt.Sprintf("%s/%d", cfg.Worker, w))
+		}()
+	}
+	wg.Wait()
+	stopBG()
+	bg.Wait()
+	t.progress.finish()
+
+	sum.Trials = t.reports
+	sum.Recovered = t.recov
+	if err := t.fillSummary(&sum); err != nil && ctx.Err() == nil {
+		return sum, err
+	}
+	if ctx.Err() != nil {
+		return sum, ErrInterrupted
+	}
+	return sum, errors.Join(errs...)
+}
+
+// openStudy creates the study or joins an existing one of the same name,
+// builds its sampler and pruner, and makes sure its grid is queued.
+func (t *tuner) openStudy(ctx context.Context, points []map[string]float64) (*goptuna.Study, bool, error) {
+	s := t.s
+	direction := goptuna.StudyDirectionMaximize
+	if s.Objective.Direction == "minimize" {
+		direction = goptuna.StudyDirectionMinimize
+	}
+	created := false
+	id, err := t.storage.GetStudyIDFromName(s.Name)
+	if err != nil {
+		id, err = t.storage.CreateNewStudy(s.Name)
+		if err == nil {
+			created = true
+		} else if id2, err2 := t.storage.GetStudyIDFromName(s.Name); err2 == nil {
+			id, err = id2, nil // another process created it at the same moment
+		} else {
+			return nil, false, fmt.Errorf("create study %s: %w", s.Name, err)
+		}
+	}
+	def := definitionHash(s)
+	if created {
+		if err := t.storage.SetStudyDirection(id, direction); err != nil {
+			return nil, false, fmt.Errorf("study %s: set direction: %w", s.Name, err)
+		}
+		attrs := map[string]string{
+			StudyAttrIntermediate: t.inter,
+			StudyAttrSampler:      s.Sampler,
+			StudyAttrDefinition:   def,
+			"budget":              s.Budget,
+			"model":               s.Model,
+			"dataset":             s.Dataset,
+			"optimizers":          fmt.Sprint(s.OptimizerNames()),
+			"source":              s.Source,
+			"trials":              strconv.Itoa(t.total),
+		}
+		if s.Description != "" {
+			attrs["description"] = truncate(s.Description, 1000)
+		}
+		for _, k := range slices.Sorted(maps.Keys(attrs)) {
+			if err := t.storage.SetStudyUserAttr(id, k, attrs[k]); err != nil {
+				return nil, false, fmt.Errorf("study %s: set %s: %w", s.Name, k, err)
+			}
+		}
+		// Written last: joiners wait for it.
+		if err := t.storage.SetStudyUserAttr(id, StudyAttrMetric, s.Objective.Metric); err != nil {
+			return nil, false, fmt.Errorf("study %s: set %s: %w", s.Name, StudyAttrMetric, err)
+		}
+	} else if err := t.checkJoined(ctx, id, direction, def); err != nil {
+		return nil, false, err
+	}
+
+	// Count the trials already there to offset the sampler's seed, so that
+	// a resumed study does not replay the random numbers of its first run.
+	existing, err := t.storage.GetAllTrials(id)
+	if err != nil {
+		return nil, false, fmt.Errorf("study %s: list trials: %w", s.Name, err)
+	}
+	seed := s.Seed + int64(len(existing))*7919
+	opts := []goptuna.StudyOption{
+		goptuna.StudyOptionStorage(t.storage),
+		goptuna.StudyOptionLogger(nil),
+		goptuna.StudyOptionDirection(direction),
+	}
+	var base goptuna.Sampler
+	switch s.Sampler {
+	case study.SamplerRandom, study.SamplerGrid:
+		base = goptuna.NewRandomSampler(goptuna.RandomSamplerOptionSeed(seed))
+	case study.SamplerCMAES:
+		base = goptuna.NewRandomSampler(goptuna.RandomSamplerOptionSeed(seed))
+		opts = append(opts, goptuna.StudyOptionRelativeSampler(&lockedRelative{s: cmaes.NewSampler(cmaes.SamplerOptionSeed(seed))}),
+			goptuna.StudyOptionDefineSearchSpace(s.Distributions()))
+	default:
+		base = tpe.NewSampler(tpe.SamplerOptionSeed(seed), tpe.SamplerOptionNumberOfStartupTrials(5))
+	}
+	t.pure = s.Sampler == study.SamplerGrid
+	var sampler goptuna.Sampler = base
+	if len(points) > 0 {
+		fb := base
+		if t.pure {
+			fb = nil
+		}
+		t.grid = grid.New(points, fb)
+		sampler = t.grid
+	}
+	opts = append(opts, goptuna.StudyOptionSampler(sampler))
+	if p, err := buildPruner(s.Pruner); err != nil {
+		return nil, false, err
+	} else if p != nil {
+		opts = append(opts, goptuna.StudyOptionPruner(p))
+	}
+	gs, err := goptuna.LoadStudy(s.Name, opts...)
+	if err != nil {
+		return nil, false, fmt.Errorf("load study %s: %w", s.Name, err)
+	}
+	if t.grid != nil {
+		if created {
+			err = t.grid.Enqueue(gs)
+		} else {
+			err = t.grid.Wait(ctx, gs, t.cfg.JoinPatience)
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("study %s: %w", s.Name, err)
+		}
+	}
+	return gs, created, nil
+}
+
+// checkJoined waits until the creator of a study finished setting it up,
+// then checks that it optimises the same thing.
+func (t *tuner) checkJoined(ctx context.Context, id int, direction goptuna.StudyDirection, def string) error {
+	s := t.s
+	deadline := time.Now().Add(t.cfg.JoinPatience)
+	for {
+		attrs, err := t.storage.GetStudyUserAttrs(id)
+		if err != nil {
+			return fmt.Errorf("study %s: read attributes: %w", s.Name, err)
+		}
+		if m, ok := attrs[StudyAttrMetric]; ok {
+			if m != s.Objective.Metric {
+				return fmt.Errorf("study %s in the store optimises %s, this run %s: use another study name (--set name=...)", s.Name, m, s.Objective.Metric)
+			}
+			d, err := t.storage.GetStudyDirection(id)
+			if err != nil {
+				return fmt.Errorf("study %s: read direction: %w", s.Name, err)
+			}
+			if d != direction {
+				return fmt.Errorf("study %s in the store is to %s, this run to %s: use another study name", s.Name, d, direction)
+			}
+			if old := attrs[StudyAttrDefinition]; old != "" && old != def && t.cfg.Out != nil {
+				fmt.Fprintf(t.cfg.Out, "note: study %s was started with a different definition (budget or overrides); resuming it with this one\n", s.Name)
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("study %s exists but was never set up (its creator stopped?): delete it or use another name", s.Name)
+		}
+		select {
+		case <-ctx.Done():
+			return ErrInterrupted
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func definitionHash(s *study.Study) string {
+	c := *s
+	c.Budgets = nil
+	b, _ := yaml.Marshal(&c)
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:8])
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+func buildPruner(p study.Pruner) (goptuna.Pruner, error) {
+	switch p.Kind {
+	case study.PrunerMedian:
+		startup := p.StartupTrials
+		if startup == 0 {
+			startup = 5
+		}
+		return &medianstopping.MedianPruner{PercentilePruner: &medianstopping.PercentilePruner{
+			Percentile: 50, NStartUpTrials: startup, NWarmUpSteps: p.WarmupSteps}}, nil
+	case study.PrunerSuccessiveHalving:
+		var opts []successivehalving.Option
+		if p.MinResource > 0 {
+			opts = append(opts, successivehalving.OptionMinResource(p.MinResource))
+		}
+		if p.ReductionFactor > 0 {
+			opts = append(opts, successivehalving.OptionReductionFactor(p.ReductionFactor))
+		}
+		if p.MinEarlyStoppingRate > 0 {
+			opts = append(opts, successivehalving.OptionMinEarlyStoppingRate(p.MinEarlyStoppingRate))
+		}
+		pr, err := successivehalving.NewPruner(opts...)
+		if err != nil {
+			return nil, fmt.Errorf("successive halving: %w", err)
+		}
+		return pr, nil
+	}
+	return nil, nil
+}
+
+// lockedRelative serialises a relative sampler that is not safe for
+// concurrent use (goptuna's CMA-ES).
+type lockedRelative struct {
+	mu sync.Mutex
+	s  goptuna.RelativeSampler
+}
+
+func (l *lockedRelative) SampleRelative(st *goptuna.Study, t goptuna.FrozenTrial, space map[string]any) (map[string]float64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.s.SampleRelative(st, t, space)
+}
+
+// counts returns how many of the study's trials count towards its total
+// (all but those failed and re-queued) and the IDs of the WAITING ones.
+func (t *tuner) counts() (counted int, waiting []goptuna.FrozenTrial, err error) {
+	trials, err := t.storage.GetAllTrials(t.gs.ID)
+	if err != nil {
+		return 0, nil, fmt.Errorf("study %s: list trials: %w", t.s.Name, err)
+	}
+	for _, tr := range trials {
+		if tr.State == goptuna.TrialStateFail {
+			if _, ok := tr.SystemAttrs[AttrRequeuedAs]; ok {
+				continue
+			}
+		}
+		counted++
+		if tr.State == goptuna.TrialStateWaiting {
+			waiting = append(waiting, tr)
+		}
+	}
+	slices.SortFunc(waiting, func(a, b goptuna.FrozenTrial) int { return a.Number - b.Number })
+	return counted, waiting, nil
+}
+
+// planned estimates how many trials this call will run (for the bar).
+func (t *tuner) planned() (int, error) {
+	counted, waiting, err := t.counts()
+	if err != nil {
+		return 0, err
+	}
+	if t.cfg.Trials > 0 {
+		if t.pure {
+			return min(t.cfg.Trials, len(waiting)), nil
+		}
+		return t.cfg.Trials, nil
+	}
+	return len(waiting) + max(0, t.total-counted), nil
+}
+
+// claim returns the ID of the next trial this worker runs, or -1 when
+// there is none. Queued (WAITING) trials come first; they are claimed by
+// goptuna's WAITING→RUNNING transition, which the storage performs in a
+// locked transaction, so that across processes each is run once.
+func (t *tuner) claim(ctx context.Context) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if ctx.Err() != nil {
+		return -1, nil
+	}
+	if t.cfg.Trials > 0 && t.claimed >= t.cfg.Trials {
+		return -1, nil
+	}
+	counted, waiting, err := t.counts()
+	if err != nil {
+		return -1, err
+	}
+	for _, w := range waiting {
+		err := t.storage.SetTrialState(w.ID, goptuna.TrialStateRunning)
+		if errors.Is(err, goptuna.ErrTrialCannotBeUpdated) {
+			continue // another worker took it
+		} else if err != nil {
+			return -1, fmt.Errorf("study %s: claim trial %d: %w", t.s.Name, w.Number, err)
+		}
+		t.claimed++
+		t.active[w.ID] = true
+		return w.ID, nil
+	}
+	if t.pure || (t.cfg.Trials == 0 && counted >= t.total) {
+		return -1, nil
+	}
+	id, err := t.storage.CreateNewTrial(t.gs.ID)
+	if err != nil {
+		return -1, fmt.Errorf("study %s: create trial: %w", t.s.Name, err)
+	}
+	t.claimed++
+	t.active[id] = true
+	return id, nil
+}
+
+func (t *tuner) work(ctx context.Context, worker string) error {
+	for {
+		id, err := t.claim(ctx)
+		if err != nil {
+			return err
+		}
+		if id < 0 {
+			return nil
+		}
+		rep, err := t.runTrial(ctx, id, worker)
+		t.mu.Lock()
+		delete(t.active, id)
+		if err == nil {
+			t.reports = append(t.reports, rep)
+		}
+		t.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		t.progress.trialDone(rep)
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// recoverStale marks RUNNING trials of the study whose heartbeat is older
+// than StaleAfter (their worker died) FAIL, with reason ReasonStale, and
+// re-queues their parameters.
+func (t *tuner) recoverStale(ctx context.Context) error {
+	ids, err := t.store.StaleTrials(ctx, t.gs.ID, t.cfg.StaleAfter)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		t.mu.Lock()
+		mine := t.active[id]
+		t.mu.Unlock()
+		if mine {
+			continue // our own trial with a delayed beat
+		}
+		ok, err := t.failAndRequeue(id, ReasonStale)
+		if err != nil {
+			return err
+		}
+		if ok {
+			n, _ := t.storage.GetTrialNumberFromID(id)
+			t.mu.Lock()
+			t.recov = append(t.recov, n)
+			t.mu.Unlock()
+			t.progress.line("trial %d: %s: marked FAIL, parameters re-queued", n, ReasonStale)
+		}
+	}
+	return nil
+}
+
+// failAndRequeue moves a RUNNING trial to FAIL with reason and queues a
+// new trial with the same parameters (and grid point). It reports false
+// when the trial had already finished (another process got there first).
+func (t *tuner) failAndRequeue(id int, reason string) (bool, error) {
+	err := t.storage.SetTrialState(id, goptuna.TrialStateFail)
+	if errors.Is(err, goptuna.ErrTrialCannotBeUpdated) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("trial %d: mark FAIL: %w", id, err)
+	}
+	if err := t.setReason(id, reason); err != nil {
+		return true, err
+	}
+	old, err := t.storage.GetTrial(id)
+	if err != nil {
+		return true, fmt.Errorf("trial %d: read: %w", id, err)
+	}
+	fixed := map[string]float64{}
+	if raw, ok := old.SystemAttrs[grid.AttrFixedParams]; ok {
+		_ = json.Unmarshal([]byte(raw), &fixed)
+	}
+	maps.Copy(fixed, old.InternalParams)
+	attrs := map[string]string{AttrRequeuedFrom: strconv.Itoa(old.Number)}
+	if p, ok := old.SystemAttrs[grid.AttrPoint]; ok {
+		attrs[grid.AttrPoint] = p
+	}
+	if err := grid.EnqueuePoint(t.gs, fixed, attrs); err != nil {
+		return true, fmt.Errorf("trial %d: re-queue: %w", old.Number, err)
+	}
+	// Find the new trial's number to link the two.
+	trials, err := t.storage.GetAllTrials(t.gs.ID)
+	if err == nil {
+		for i := len(trials) - 1; i >= 0; i-- {
+			if trials[i].SystemAttrs[AttrRequeuedFrom] == strconv.Itoa(old.Number) {
+				_ = t.storage.SetTrialSystemAttr(id, AttrRequeuedAs, strconv.Itoa(trials[i].Number))
+				break
+			}
+		}
+	}
+	return true, nil
+}
+
+func (t *tuner) setReason(id int, reason string) error {
+	reason = truncate(reason, 2000)
+	if err := t.storage.SetTrialUserAttr(id, AttrFailReason, reason); err != nil {
+		return fmt.Errorf("trial %d: store fail reason: %w", id, err)
+	}
+	if err := t.storage.SetTrialSystemAttr(id, AttrFailReason, reason); err != nil {
+		return fmt.Errorf("trial %d: store fail reason: %w", id, err)
+	}
+	return nil
+}
+
+func (t *tuner) fillSummary(sum *Summary) error {
+	trials, err := t.storage.GetAllTrials(t.gs.ID)
+	if err != nil {
+		return err
+	}
+	sum.Counts = map[string]int{}
+	sum.Best.Number = -1
+	maximize := t.s.Objective.Direction == "maximize"
+	for _, tr := range trials {
+		sum.Counts[stateName(tr.State)]++
+		if tr.State != goptuna.TrialStateComplete || math.IsNaN(tr.Value) {
+			continue
+		}
+		if sum.Best.Number < 0 || (maximize && tr.Value > sum.Best.Value) || (!maximize && tr.Value < sum.Best.Value) {
+			sum.Best.Number, sum.Best.Value, sum.Best.Params = tr.Number, tr.Value, tr.Params
+		}
+	}
+	return nil
+}
+
+func stateName(s goptuna.TrialState) string {
+	switch s {
+	case goptuna.TrialStateRunning:
+		return "RUNNING"
+	case goptuna.TrialStateComplete:
+		return "COMPLETE"
+	case goptuna.TrialStatePruned:
+		return "PRUNED"
+	case goptuna.TrialStateFail:
+		return "FAIL"
+	case goptuna.TrialStateWaiting:
+		return "WAITING"
+	}
+	return s.String()
+}
