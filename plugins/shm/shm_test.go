@@ -11,7 +11,7 @@ import (
 
 func TestNewLayout(t *testing.T) {
 	tests := []struct {
-		n, s                         int
+		n, s                       int
 		params, grads, state, size int64
 	}{
 		// n=10: 40 bytes per vector, each start rounded up to 64.
