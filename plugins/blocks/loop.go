@@ -508,3 +508,10 @@ func (o *loop) Close() error {
 	o.buf, o.rstate, o.anchor, o.sketch = optimizer.Buffers{}, nil, nil, nil
 	return nil
 }
+
+var (
+	_ optimizer.Optimizer = (*loop)(nil)
+	_ Binder              = (*loop)(nil)
+	_ StatefulRule        = (*SGDRule)(nil)
+	_ StatefulRule        = (*AdamRule)(nil)
+)

@@ -9,7 +9,12 @@ import (
 
 	"github.com/lrsgd-lab/lrsgd/plugins/blocks"
 	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
+	"github.com/lrsgd-lab/lrsgd/plugins/sdk"
 )
+
+// The plugin server binds optimizers that implement sdk.Binder to shared
+// memory; blocks.Binder must keep the same method set.
+var _ sdk.Binder = blocks.Binder(nil)
 
 func TestGeometricInverseCDF(t *testing.T) {
 	tests := []struct {
