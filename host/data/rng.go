@@ -1,9 +1,6 @@
 package data
 
-import (
-	"math"
-	"math/bits"
-)
+import "math/bits"
 
 // splitmix64 is the finaliser of SplitMix64 (Steele, Lea and Flood 2014):
 // a bijective mixing function on 64-bit words.
@@ -65,17 +62,6 @@ func (r *rng) intn(n int) int {
 
 // float64 returns a uniform float64 in [0, 1).
 func (r *rng) float64() float64 { return float64(r.uint64()>>11) / (1 << 53) }
-
-// norm returns a standard normal variate (Box–Muller; one of the pair is dropped
-// to keep the state a single word).
-func (r *rng) norm() float64 {
-	u1 := r.float64()
-	for u1 == 0 {
-		u1 = r.float64()
-	}
-	u2 := r.float64()
-	return math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*u2)
-}
 
 // shuffleInt32 permutes p in place (Fisher–Yates).
 func (r *rng) shuffleInt32(p []int32) {

@@ -150,6 +150,7 @@ func (s *Set) Batch(start, n int, x []float32, y []int) int {
 		for i := 0; i < n; i++ {
 			src := s.Images[(start+i)*sz+c*hw : (start+i)*sz+(c+1)*hw]
 			dst := x[i*sz+c*hw : i*sz+(c+1)*hw]
+			dst = dst[:len(src)]
 			for k, v := range src {
 				dst[k] = lut[v]
 			}

@@ -156,10 +156,12 @@ func (st *Stream) writePlain(dst []float32, src []uint8) {
 	s := st.set
 	hw := s.H * s.W
 	for c := 0; c < s.C; c++ {
-		lut := st.lut[c*256 : c*256+256]
-		d := dst[c*hw : (c+1)*hw]
-		for k, v := range src[c*hw : (c+1)*hw] {
-			d[k] = lut[v]
+		lut := (*[256]float32)(st.lut[c*256 : c*256+256])
+		in := src[c*hw : (c+1)*hw]
+		out := dst[c*hw : (c+1)*hw]
+		out = out[:len(in)]
+		for k, v := range in {
+			out[k] = lut[v]
 		}
 	}
 }
@@ -174,10 +176,16 @@ func (st *Stream) writeAugmented(dst []float32, src []uint8, dx, dy int, flip bo
 	H, W := s.H, s.W
 	hw := H * W
 	sx, sy := dx-Pad, dy-Pad // source = output + shift
-	// Output columns whose source column x+sx lies inside the image.
+	// Crop columns j in [x0, x1) come from source columns j+sx, inside the
+	// image; the rest is padding. Flipped, output column k shows crop
+	// column W-1-k, so the image part is k in [W-x1, W-x0).
 	x0, x1 := max(0, -sx), min(W, W-sx)
+	k0, k1 := x0, x1
+	if flip {
+		k0, k1 = W-x1, W-x0
+	}
 	for c := 0; c < s.C; c++ {
-		lut := st.lut[c*256 : c*256+256]
+		lut := (*[256]float32)(st.lut[c*256 : c*256+256])
 		zero := lut[0]
 		plane := src[c*hw : (c+1)*hw]
 		out := dst[c*hw : (c+1)*hw]
@@ -190,30 +198,24 @@ func (st *Stream) writeAugmented(dst []float32, src []uint8, dx, dy int, flip bo
 				}
 				continue
 			}
-			in := plane[yy*W : (yy+1)*W]
-			if !flip {
-				for k := 0; k < x0; k++ {
-					row[k] = zero
-				}
-				for k := x0; k < x1; k++ {
-					row[k] = lut[in[k+sx]]
-				}
-				for k := x1; k < W; k++ {
-					row[k] = zero
-				}
-				continue
-			}
-			// Flipped: row[k] = cropped[W-1-k], and cropped[j] is inside
-			// the image for j in [x0, x1), i.e. k in [W-x1, W-x0).
-			k0, k1 := W-x1, W-x0
 			for k := 0; k < k0; k++ {
 				row[k] = zero
 			}
-			for k := k0; k < k1; k++ {
-				row[k] = lut[in[W-1-k+sx]]
-			}
 			for k := k1; k < W; k++ {
 				row[k] = zero
+			}
+			in := plane[yy*W+x0+sx : yy*W+x1+sx]
+			seg := row[k0:k1]
+			seg = seg[:len(in)]
+			if !flip {
+				for k, v := range in {
+					seg[k] = lut[v]
+				}
+				continue
+			}
+			last := len(seg) - 1
+			for k, v := range in {
+				seg[last-k] = lut[v]
 			}
 		}
 	}
