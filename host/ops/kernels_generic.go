@@ -1,0 +1,16 @@
+//go:build !cgo || !amd64 || noavx2
+
+package ops
+
+// useAVX2 is false in builds without cgo on amd64: the Go kernels run.
+const useAVX2 = false
+
+func kernelImpl() string { return "go" }
+
+func gatherGemmAVX2(mm, n, kk int, w, src []float32, off []int32, out []float32, ldo int) {
+	panic("ops: AVX2 kernels are not compiled into this build")
+}
+
+func gatherWgradAVX2(mm, n, kk int, d []float32, ldd int, src []float32, off []int32, dw []float32) {
+	panic("ops: AVX2 kernels are not compiled into this build")
+}

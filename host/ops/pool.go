@@ -1,0 +1,67 @@
+package ops
+
+import (
+	"runtime"
+	"sync"
+)
+
+// task is work split into contiguous chunks [lo, hi) of items; worker is the
+// chunk's index, which selects per-worker scratch buffers.
+type task interface {
+	run(worker, lo, hi int)
+}
+
+type job struct {
+	t             task
+	worker, lo, hi int
+}
+
+// pool runs a task over n items on a fixed set of goroutines: chunk 0 on the
+// caller, chunks 1.. on parked workers. Chunks are fixed by n and the worker
+// count, so floating-point reductions happen in the same order every step.
+// Dispatch does not allocate.
+type pool struct {
+	n    int
+	jobs chan job
+	wg   sync.WaitGroup
+}
+
+// newPool starts n−1 worker goroutines (n ≥ 1). They exit when the pool is
+// closed; owner, when not nil, closes it once it is garbage.
+func newPool[T any](n int, owner *T) *pool {
+	p := &pool{n: max(n, 1), jobs: make(chan job, max(n, 1))}
+	for i := 1; i < p.n; i++ {
+		go p.work()
+	}
+	if owner != nil {
+		runtime.AddCleanup(owner, func(p *pool) { p.close() }, p)
+	}
+	return p
+}
+
+func (p *pool) work() {
+	for {
+		j, ok := <-p.jobs
+		if !ok {
+			return
+		}
+		j.t.run(j.worker, j.lo, j.hi)
+		p.wg.Done()
+	}
+}
+
+func (p *pool) close() { close(p.jobs) }
+
+// chunks is the number of chunks run uses for n items.
+func (p *pool) chunks(n int) int { return max(min(p.n, n), 1) }
+
+// run calls t.run over [0, n) in p.chunks(n) chunks and waits for all of them.
+func (p *pool) run(t task, n int) {
+	c := p.chunks(n)
+	for w := 1; w < c; w++ {
+		p.wg.Add(1)
+		p.jobs <- job{t: t, worker: w, lo: w * n / c, hi: (w + 1) * n / c}
+	}
+	t.run(0, 0, n/c)
+	p.wg.Wait()
+}
