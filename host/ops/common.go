@@ -114,7 +114,9 @@ func (op *pickOp) Arity() int { return 1 }
 func (op *pickOp) Type() hm.Type {
 	return hm.NewFnType(tensorType(op.inDims), tensorType(op.shape.Dims()))
 }
-func (op *pickOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) { return op.shape.Clone(), nil }
+func (op *pickOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
+	return op.shape.Clone(), nil
+}
 func (op *pickOp) Do(...gorgonia.Value) (gorgonia.Value, error) {
 	return op.src.grad(op.which), nil
 }

@@ -69,10 +69,10 @@ type convOp struct {
 	nb, c, h, w, o, kh, kw, pad int
 	relu, pool, needDx          bool
 
-	hp, wp, ho, wo, hy, wy int // padded input, convolution output, layer output
-	img                    int // c·hp·wp, one padded sample
-	nw                     int // wide output row-major length: (ho−1)·wp + wo
-	k                      int // c·kh·kw taps
+	hp, wp, ho, wo, hy, wy int             // padded input, convolution output, layer output
+	img                    int             // c·hp·wp, one padded sample
+	nw                     int             // wide output row-major length: (ho−1)·wp + wo
+	k                      int             // c·kh·kw taps
 	shapes                 [4]tensor.Shape // x, w, b, y
 	off                    []int32
 	maxOff                 int

@@ -52,7 +52,7 @@ type denseOp struct {
 	dW, db  *tensor.Dense
 	dx      *tensor.Dense
 
-	phase              int
+	phase               int
 	cx, cw, cb, cy, cdy []float32
 }
 

@@ -97,7 +97,7 @@ func closeTo(t *testing.T, what string, got, want []float32, tol float64) {
 
 type convCase struct {
 	b, c, h, w, o, kh, kw, pad int
-	relu, pool, dx            bool
+	relu, pool, dx             bool
 }
 
 func (cc convCase) String() string {

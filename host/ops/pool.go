@@ -12,7 +12,7 @@ type task interface {
 }
 
 type job struct {
-	t             task
+	t              task
 	worker, lo, hi int
 }
 
