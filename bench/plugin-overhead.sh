@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# plugin-overhead.sh: median cost of one lrsgd-r step through the optimizer
+# plugin process (go-plugin gRPC control + memfd shared memory) against the
+# same block in-process, at 62,006, 1,000,000 and 11,200,000 parameters.
+#
+#   bench/plugin-overhead.sh            # COUNT=5 repeats of STEPS=50 timed steps
+#   COUNT=10 STEPS=100 bench/plugin-overhead.sh
+#
+# Each repeat reports the median step time (BenchmarkStep in plugins/loader);
+# the table shows the median over repeats, and min-max over repeats.
+set -euo pipefail
+COUNT=${COUNT:-5}
+STEPS=${STEPS:-50}
+cd "$(dirname "$0")/.."
+
+cmd="go test -run '^\$' -bench '^BenchmarkStep\$' -benchtime ${STEPS}x -count ${COUNT} -timeout 30m ./plugins/loader"
+model=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+raw=$(mktemp)
+trap 'rm -f "$raw"' EXIT
+eval "$cmd" | tee "$raw" >&2
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+echo
+echo "machine: ${model}, nproc $(nproc), $(go version | cut -d' ' -f3)"
+echo "load average (1/5/15 min): before ${load_before}, after ${load_after}"
+echo "command: ${cmd}"
+echo
+# Lines look like: BenchmarkStep/n=62006/plugin-2  50  473278 ns/op  524.06 MB/s  342098 median-ns/step
+awk '/^BenchmarkStep\// {
+	split($1, p, "/"); n = substr(p[2], 3); w = p[3]; sub(/-[0-9]+$/, "", w)
+	for (i = 2; i < NF; i++) if ($(i+1) == "median-ns/step") print n, w, $i
+}' "$raw" | sort -k1,1n -k2,2 -k3,3n | awk '
+function flush() {
+	if (key == "") return
+	med[key] = (c % 2) ? v[(c+1)/2] : (v[c/2] + v[c/2+1]) / 2
+	lo[key] = v[1]; hi[key] = v[c]
+}
+{
+	k = $1 " " $2
+	if (k != key) { flush(); key = k; c = 0; if (!($1 in seen)) { seen[$1] = 1; ns[++nn] = $1 } }
+	v[++c] = $3
+}
+END {
+	flush()
+	printf "| parameters | in-process ms/step | plugin ms/step | overhead ms/step | overhead %% of in-process |\n"
+	printf "|---:|---:|---:|---:|---:|\n"
+	for (j = 1; j <= nn; j++) {
+		n = ns[j]; a = n " inprocess"; b = n " plugin"
+		printf "| %d | %.3f (%.3f-%.3f) | %.3f (%.3f-%.3f) | %.3f | %.1f%% |\n", n,
+			med[a]/1e6, lo[a]/1e6, hi[a]/1e6, med[b]/1e6, lo[b]/1e6, hi[b]/1e6,
+			(med[b]-med[a])/1e6, 100*(med[b]-med[a])/med[a]
+	}
+}'
