@@ -1,0 +1,306 @@
+// Command tune runs studies: goptuna searches optimizer hyperparameters by
+// training models with optimizer plugins, and every trial, curve and
+// metric goes into the result store.
+//
+//	tune --study gamma-sweep                      # the default (minutes) budget
+//	tune --study gamma-sweep --budget paper --workers 2 --storage postgres://...
+//	tune --study my-study.yaml --trials 10 --set epochs=3 --set lr=0.05
+//	tune studies                                  # the shipped studies
+//	tune plugins                                  # the optimizer plugins found
+//
+// Exit status: 0 done, 1 a failure while running, 2 bad input (nothing
+// was written to the store), 130 interrupted (Ctrl-C; rerun to resume).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/spf13/cobra"
+
+	"github.com/lrsgd-lab/lrsgd/plugins/loader"
+	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
+	"github.com/lrsgd-lab/lrsgd/results"
+	"github.com/lrsgd-lab/lrsgd/search"
+	"github.com/lrsgd-lab/lrsgd/search/runner"
+	"github.com/lrsgd-lab/lrsgd/search/study"
+)
+
+// Exit statuses.
+const (
+	exitFailure     = 1
+	exitBadInput    = 2
+	exitInterrupted = 130
+)
+
+// badInput marks errors found before anything was written.
+type badInput struct{ err error }
+
+func (b badInput) Error() string { return b.err.Error() }
+func (b badInput) Unwrap() error { return b.err }
+
+type options struct {
+	study      string
+	storage    string
+	trials     int
+	workers    int
+	sampler    string
+	seed       int64
+	seedSet    bool
+	sets       []string
+	dataDir    string
+	pluginsDir string
+	manifest   string
+	budget     string
+	heartbeat  time.Duration
+	staleAfter time.Duration
+	noProgress bool
+	verbose    bool
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var o options
+	root := &cobra.Command{
+		Use:   "tune --study NAME|FILE.yaml [flags]",
+		Short: "Run or resume a hyperparameter study of the LRSGD optimizers",
+		Long: `tune runs or resumes a study: goptuna samples each trial's hyperparameters, the
+trainer trains the study's model with the optimizer plugin, and every trial,
+learning curve, metric and run's metadata goes into the result store. The same
+study name on the same storage resumes; several tune processes may share one
+storage. Ctrl-C stops the running trials at their next step (FAIL, reason
+"interrupted", parameters re-queued); rerun the same command to resume.
+
+--set keys: ` + study.SetKeys() + `.
+
+Exit status: 0 done, 1 failure while running, 2 bad input (nothing written),
+130 interrupted.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.seedSet = cmd.Flags().Changed("seed")
+			if o.study == "" {
+				return badInput{errors.New("--study is required (a shipped study — see `tune studies` — or a .yaml file)")}
+			}
+			return tune(cmd.Context(), o, stdout, stderr)
+		},
+	}
+	f := root.Flags()
+	f.StringVar(&o.study, "study", "", "study name (see `tune studies`) or path to a study .yaml file")
+	f.StringVar(&o.storage, "storage", "", "result store DSN: a SQLite path or postgres://... (default $"+results.EnvStorage+", else "+results.DefaultSQLiteFile+")")
+	f.IntVar(&o.trials, "trials", 0, "run this many more trials in this call, shared among the workers (default: until the study has its own number)")
+	f.IntVar(&o.workers, "workers", search.DefaultWorkers, "trials run at once in this process")
+	f.StringVar(&o.sampler, "sampler", "", "sampler: tpe, random, cmaes or grid (default: the study's)")
+	f.Int64Var(&o.seed, "seed", 0, "sampler seed (default: the study's)")
+	f.StringArrayVar(&o.sets, "set", nil, "override a study field, key=value (repeatable)")
+	f.StringVar(&o.dataDir, "data-dir", "", "folder with the data sets (default: $LRSGD_DATA, then the cache)")
+	f.StringVar(&o.pluginsDir, "plugins-dir", "", "optimizer plugin folder (default $"+loader.EnvDir+", else "+loader.DefaultDir+")")
+	f.StringVar(&o.manifest, "plugin-manifest", "", "sha256 manifest pinning the plugins (default $"+loader.EnvManifest+")")
+	f.StringVar(&o.budget, "budget", "", "budget: default (minutes on a 2-core CPU) or paper (the paper's protocol)")
+	f.DurationVar(&o.heartbeat, "heartbeat", search.DefaultHeartbeat, "heartbeat period of a running trial")
+	f.DurationVar(&o.staleAfter, "stale-after", search.DefaultStaleAfter, "a RUNNING trial without a heartbeat for this long is taken for dead and re-queued")
+	f.BoolVar(&o.noProgress, "no-progress", false, "no progress bar on stderr")
+	f.BoolVar(&o.verbose, "verbose", false, "log plugin and trainer messages")
+
+	root.AddCommand(&cobra.Command{
+		Use:   "studies",
+		Short: "List the shipped studies",
+		Args:  cobra.NoArgs,
+		RunE:  func(*cobra.Command, []string) error { return listStudies(stdout) },
+	})
+	var pdir, pman string
+	plugins := &cobra.Command{
+		Use:   "plugins",
+		Short: "List the optimizer plugins found, with their hyperparameters",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			infos, err := loader.List(cmd.Context(), loaderOptions(pdir, pman, false))
+			if err != nil {
+				return err
+			}
+			if len(infos) == 0 {
+				return fmt.Errorf("no plugins in %s (build them with make, or point --plugins-dir or $%s at them)", loader.ResolveDir(pdir), loader.EnvDir)
+			}
+			fmt.Fprintf(stdout, "plugins in %s:\n\n", loader.ResolveDir(pdir))
+			return loader.FormatList(stdout, infos)
+		},
+	}
+	plugins.Flags().StringVar(&pdir, "plugins-dir", "", "optimizer plugin folder (default $"+loader.EnvDir+", else "+loader.DefaultDir+")")
+	plugins.Flags().StringVar(&pman, "plugin-manifest", "", "sha256 manifest pinning the plugins")
+	root.AddCommand(plugins)
+
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, search.ErrInterrupted) || (ctx.Err() != nil && errors.Is(err, context.Canceled)):
+		fmt.Fprintln(stderr, "tune: interrupted; the running trials were marked FAIL (interrupted) and re-queued; rerun the same command to resume")
+		return exitInterrupted
+	}
+	fmt.Fprintf(stderr, "tune: %v\n", err)
+	var bi badInput
+	if errors.As(err, &bi) || strings.Contains(err.Error(), "unknown flag") || strings.Contains(err.Error(), "invalid argument") {
+		return exitBadInput
+	}
+	return exitFailure
+}
+
+func loaderOptions(dir, manifest string, verbose bool) loader.Options {
+	level := hclog.Warn
+	if verbose {
+		level = hclog.Debug
+	}
+	return loader.Options{
+		Dir:      loader.ResolveDir(dir),
+		Manifest: loader.ResolveManifest(manifest),
+		Logger:   hclog.New(&hclog.LoggerOptions{Name: "plugin", Level: level, Output: os.Stderr}),
+	}
+}
+
+// resolveStudy loads the study and applies the budget, the sampler and
+// seed flags and the --set overrides.
+func resolveStudy(o options) (*study.Study, error) {
+	s, err := study.Load(o.study)
+	if err != nil {
+		return nil, err
+	}
+	var sets []string
+	if o.sampler != "" {
+		sets = append(sets, "sampler="+o.sampler)
+	}
+	if o.seedSet {
+		sets = append(sets, fmt.Sprintf("sampler_seed=%d", o.seed))
+	}
+	budget := o.budget
+	for _, kv := range o.sets {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.TrimSpace(k) == "budget" {
+			budget = strings.TrimSpace(v)
+			continue
+		}
+		sets = append(sets, kv)
+	}
+	return s.Resolve(budget, sets)
+}
+
+func tune(ctx context.Context, o options, stdout, stderr io.Writer) error {
+	if o.workers < 1 {
+		return badInput{fmt.Errorf("--workers %d: want >= 1", o.workers)}
+	}
+	if o.trials < 0 {
+		return badInput{fmt.Errorf("--trials %d: want >= 0", o.trials)}
+	}
+	s, err := resolveStudy(o)
+	if err != nil {
+		return badInput{err}
+	}
+	// Check the study against the plugins before anything is written.
+	lopts := loaderOptions(o.pluginsDir, o.manifest, o.verbose)
+	infos, err := loader.List(ctx, lopts)
+	if err != nil {
+		return badInput{fmt.Errorf("list plugins: %w", err)}
+	}
+	if err := s.Check(ctx, describer(infos, lopts.Dir)); err != nil {
+		return badInput{fmt.Errorf("study %s: %w", s.Name, err)}
+	}
+	dsn := results.ResolveDSN(o.storage)
+	store, err := results.Open(ctx, dsn)
+	if err != nil {
+		return badInput{err}
+	}
+	defer store.Close()
+
+	total, _ := s.TotalTrials()
+	fmt.Fprintf(stdout, "study %s (%s, budget %s): %s on %s/%s, %d trials in all, sampler %s, objective %s (%s); store %s\n",
+		s.Name, s.Source, orNone(s.Budget), strings.Join(s.OptimizerNames(), ", "), s.Model, s.Dataset, total, s.Sampler,
+		s.Objective.Metric, s.Objective.Direction, results.MaskDSN(dsn))
+
+	run := runner.New(runner.Options{Loader: lopts})
+	var bar io.Writer
+	if !o.noProgress {
+		bar = stderr
+	}
+	sum, err := search.Tune(ctx, search.Config{
+		Study: s, Store: store, Runner: run, Trials: o.trials, Workers: o.workers,
+		DataDir: o.dataDir, PluginsDir: lopts.Dir, Out: stdout, Progress: bar,
+		Heartbeat: o.heartbeat, StaleAfter: o.staleAfter,
+	})
+	if sum.Study != "" {
+		search.WriteSummary(stdout, sum, s.Objective.Metric)
+	}
+	return err
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// describer answers from one listing of the plugin folder.
+func describer(infos []loader.Info, dir string) study.Describer {
+	return func(_ context.Context, name string) (optimizer.Description, error) {
+		var names []string
+		for _, in := range infos {
+			if in.Name == name {
+				if in.Err != nil {
+					return optimizer.Description{}, fmt.Errorf("plugin %s refused: %w", in.Path, in.Err)
+				}
+				return in.Desc, nil
+			}
+			if in.Err == nil {
+				names = append(names, in.Name)
+			}
+		}
+		slices.Sort(names)
+		if len(names) == 0 {
+			return optimizer.Description{}, fmt.Errorf("unknown optimizer: no plugins in %s (build them with make, or set --plugins-dir or $%s)", dir, loader.EnvDir)
+		}
+		return optimizer.Description{}, fmt.Errorf("unknown optimizer: no plugin of that name in %s (found %s)", dir, strings.Join(names, ", "))
+	}
+}
+
+func listStudies(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "STUDY\tOPTIMIZERS\tSAMPLER\tTRIALS default/paper\tDESCRIPTION")
+	for _, name := range study.Names() {
+		s, err := study.Load(name)
+		if err != nil {
+			return err
+		}
+		var counts []string
+		for _, b := range []string{study.BudgetDefault, study.BudgetPaper} {
+			r, err := s.Resolve(b, nil)
+			if err != nil {
+				return err
+			}
+			n, err := r.TotalTrials()
+			if err != nil {
+				return err
+			}
+			counts = append(counts, fmt.Sprint(n))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, strings.Join(s.OptimizerNames(), ","), s.Sampler, strings.Join(counts, "/"), s.Description)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lrsgd-lab/lrsgd/results"
+)
+
+// bin holds the tune binary and the plugins built once for all tests.
+var bin struct {
+	dir     string // temp folder
+	tune    string // path of the tune binary
+	plugins string // plugin folder
+	err     error
+}
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		dir, err := os.MkdirTemp("", "tune-test-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		bin.dir = dir
+		bin.tune = filepath.Join(dir, "tune")
+		bin.plugins = filepath.Join(dir, "plugins")
+		bin.err = build(dir)
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// repoRoot is the folder holding go.mod.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(filepath.Dir(file)))
+}
+
+func build(dir string) error {
+	root := repoRoot()
+	targets := map[string]string{filepath.Join(dir, "tune"): "./cmd/tune"}
+	for _, p := range []string{"sgd", "lrsgd-r", "lrsgd-c", "adam-lr"} {
+		targets[filepath.Join(dir, "plugins", p)] = "./plugins/" + p
+	}
+	for out, pkg := range targets {
+		cmd := exec.Command("go", "build", "-o", out, pkg)
+		cmd.Dir = root
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+		}
+	}
+	return nil
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// tune runs the binary in dir with the test plugins.
+func runTune(t *testing.T, dir string, args ...string) result {
+	t.Helper()
+	if bin.err != nil {
+		t.Fatal(bin.err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		args = append([]string{"--plugins-dir", bin.plugins, "--no-progress"}, args...)
+	}
+	cmd := exec.CommandContext(ctx, bin.tune, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "LRSGD_STORAGE=")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run tune: %v", err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+func countStudies(t *testing.T, path string) int {
+	t.Helper()
+	st, err := results.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ss, err := st.Studies(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ss)
+}
+
+func TestBadInputWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("name: x\noptimizer: sgd\nmodel: lenet\n  dataset: synthetic\n"), 0o644)
+	unknown := filepath.Join(dir, "unknown.yaml")
+	os.WriteFile(unknown, []byte("name: x\noptimizer: sgd\nmodel: lenet\ndataset: synthetic\nflavour: sweet\n"), 0o644)
+	db := filepath.Join(dir, "s.db")
+	cases := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"unknown study", []string{"--study", "no-such-study"}, []string{`unknown study "no-such-study"`, "gamma-sweep"}},
+		{"malformed yaml", []string{"--study", bad}, []string{"bad.yaml", "line 4"}},
+		{"unknown field", []string{"--study", unknown}, []string{"unknown.yaml", "line 5", "flavour"}},
+		{"unknown optimizer", []string{"--study", "gamma-sweep", "--set", "optimizer=rmsprop-x"}, []string{`optimizer "rmsprop-x"`, "unknown optimizer", "lrsgd-r"}},
+		{"out of range", []string{"--study", "gamma-sweep", "--set", "gamma=1.5"}, []string{`gamma="1.5" is outside its valid range`}},
+		{"range outside plugin", []string{"--study", "inner-steps", "--set", "space=[{name: m, type: int, low: 0, high: 5}]", "--set", "grid={}"}, []string{"range [0, 5] is outside the valid range of m"}},
+		{"bad set key", []string{"--study", "gamma-sweep", "--set", "colour=red"}, []string{`unknown key "colour"`}},
+		{"bad sampler", []string{"--study", "gamma-sweep", "--sampler", "annealing"}, []string{`sampler: "annealing"`}},
+		{"bad budget", []string{"--study", "gamma-sweep", "--budget", "huge"}, []string{`no budget "huge"`}},
+		{"no study", nil, []string{"--study is required"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := runTune(t, dir, append(c.args, "--storage", db)...)
+			if r.code != exitBadInput {
+				t.Errorf("exit %d, want %d\n%s", r.code, exitBadInput, r)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q\n%s", w, r)
+				}
+			}
+			if _, err := os.Stat(db); !os.IsNotExist(err) {
+				t.Errorf("store %s was created (stat err %v)", db, err)
+			}
+		})
+	}
+	// The same on an existing store: nothing is added to it.
+	if _, err := results.Open(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	r := runTune(t, dir, "--study", "gamma-sweep", "--set", "gamma=1.5", "--storage", db)
+	if r.code != exitBadInput || countStudies(t, db) != 0 {
+		t.Errorf("existing store: %s; %d studies", r, countStudies(t, db))
+	}
+}
+
+func TestUnreachableStorageMasksPassword(t *testing.T) {
+	dir := t.TempDir()
+	r := runTune(t, dir, "--study", "gamma-sweep", "--storage", "postgres://lab:s3cretpw@127.0.0.1:1/lrsgd?connect_timeout=2")
+	if r.code != exitBadInput {
+		t.Errorf("exit %d, want %d\n%s", r.code, exitBadInput, r)
+	}
+	if strings.Contains(r.stdout+r.stderr, "s3cretpw") {
+		t.Errorf("password in output:\n%s", r)
+	}
+	if !strings.Contains(r.stderr, "127.0.0.1") {
+		t.Errorf("error does not name the server:\n%s", r)
+	}
+}
+
+func TestListings(t *testing.T) {
+	dir := t.TempDir()
+	r := runTune(t, dir, "studies")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	for _, s := range []string{"gamma-sweep", "lambda-sweep", "inner-steps", "psi-sweep", "adam-lr", "small-batch", "table1"} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("tune studies lacks %s:\n%s", s, r.stdout)
+		}
+	}
+	r= runTune(t, dir, "plugins", "--plugins-dir", bin.plugins)
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	for _, s := range []string{"[sgd]", "[lrsgd-r]", "[lrsgd-c]", "[adam-lr]", "gamma", "lambda_coef"} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("tune plugins lacks %s:\n%s", s, r.stdout)
+		}
+	}
+}
