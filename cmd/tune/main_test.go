@@ -187,7 +187,7 @@ func TestListings(t *testing.T) {
 			t.Errorf("tune studies lacks %s:\n%s", s, r.stdout)
 		}
 	}
-	r= runTune(t, dir, "plugins", "--plugins-dir", bin.plugins)
+	r = runTune(t, dir, "plugins", "--plugins-dir", bin.plugins)
 	if r.code != 0 {
 		t.Fatal(r)
 	}
