@@ -58,6 +58,16 @@ type Store struct {
 // several processes do not race. Call it once per process, before workers
 // start, and share the Store. Errors never contain the DSN's password.
 func Open(ctx context.Context, dsn string) (*Store, error) {
+	return open(ctx, dsn, false)
+}
+
+// OpenExisting is Open for readers such as reports: a SQLite file must
+// already exist (a mistyped path is an error, not a new empty store).
+func OpenExisting(ctx context.Context, dsn string) (*Store, error) {
+	return open(ctx, dsn, true)
+}
+
+func open(ctx context.Context, dsn string, mustExist bool) (*Store, error) {
 	dsn = ResolveDSN(dsn)
 	s := &Store{kind: KindOf(dsn), masked: MaskDSN(dsn), secrets: passwords(dsn)}
 	cfg := &gorm.Config{
@@ -75,6 +85,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		}
 		if err := checkSQLitePath(path); err != nil {
 			return nil, fmt.Errorf("open store %q: %w", s.masked, s.mask(err))
+		}
+		if mustExist && !strings.HasPrefix(path, ":memory:") {
+			if _, err := os.Stat(path); err != nil {
+				return nil, fmt.Errorf("open store %q: SQLite file %s: %w", s.masked, path, err)
+			}
 		}
 		dial = sqlite.Open(driverDSN)
 	}
