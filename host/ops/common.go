@@ -118,7 +118,7 @@ func (op *pickOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 	return op.shape.Clone(), nil
 }
 func (op *pickOp) Do(...gorgonia.Value) (gorgonia.Value, error) {
-	return op.src.grad(op.which), nil
+	return owned(op.src.grad(op.which), op.shape), nil
 }
 func (op *pickOp) ReturnsPtr() bool      { return false }
 func (op *pickOp) CallsExtern() bool     { return false }
@@ -126,6 +126,17 @@ func (op *pickOp) OverwritesInput() int  { return -1 }
 func (op *pickOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "pick%d(%p)", op.which, op.src) }
 func (op *pickOp) Hashcode() uint32      { return hashOp(op) }
 func (op *pickOp) String() string        { return op.name }
+
+// owned returns an op-owned output after undoing any in-place Reshape a
+// downstream Gorgonia op (reshapeOp.UnsafeDo) applied to it last step.
+func owned(t *tensor.Dense, shape tensor.Shape) *tensor.Dense {
+	if !sameShape(t.Shape(), shape) {
+		if err := t.Reshape(shape...); err != nil {
+			panic(fmt.Sprintf("ops: restoring shape %v of an owned tensor: %v", shape, err))
+		}
+	}
+	return t
+}
 
 // newDense wraps buf as a tensor of the given shape.
 func newDense(buf []float32, shape ...int) *tensor.Dense {

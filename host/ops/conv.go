@@ -220,7 +220,7 @@ func (op *convOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
 	op.phase = phaseForward
 	op.workers.run(op, op.nb)
 	op.cx, op.cw, op.cb = nil, nil, nil
-	return op.y, nil
+	return owned(op.y, op.yShape()), nil
 }
 
 func (op *convOp) run(worker, lo, hi int) {
@@ -472,5 +472,5 @@ func (op *convBwdOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
 		}
 	}
 	f.cx, f.cw, f.cy, f.cdy = nil, nil, nil, nil
-	return f.dW, nil
+	return owned(f.dW, f.wShape()), nil
 }

@@ -104,7 +104,7 @@ func (op *denseOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
 	op.phase = phaseDenseRows
 	op.workers.run(op, op.nb)
 	op.cx, op.cw, op.cb = nil, nil, nil
-	return op.y, nil
+	return owned(op.y, op.yShape()), nil
 }
 
 func (op *denseOp) run(_, lo, hi int) {
@@ -244,5 +244,5 @@ func (op *denseBwdOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
 	f.phase = phaseDenseBwdW
 	f.workers.run(f, f.in)
 	f.cx, f.cw, f.cy, f.cdy = nil, nil, nil, nil
-	return f.dW, nil
+	return owned(f.dW, f.wShape()), nil
 }

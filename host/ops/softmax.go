@@ -154,5 +154,5 @@ func (op *sceBwdOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
 	for i, p := range f.prob {
 		dz[i] = (p - f.tgt[i]) * scale
 	}
-	return f.dz, nil
+	return owned(f.dz, f.shape()), nil
 }
