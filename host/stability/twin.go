@@ -1,6 +1,7 @@
 package stability
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/lrsgd-lab/lrsgd/host/data"
 	"github.com/lrsgd-lab/lrsgd/host/train"
@@ -359,17 +361,18 @@ func contains(xs []int, x int) bool {
 	return false
 }
 
-// bitEqual reports whether a and b hold the same bits.
+// bitEqual reports whether a and b hold the same bits (so +0 ≠ −0 and a
+// NaN equals the same NaN): it compares the bytes, with memcmp speed.
 func bitEqual(a, b []float32) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	for i, x := range a {
-		if math.Float32bits(x) != math.Float32bits(b[i]) {
-			return false
-		}
+	if len(a) == 0 {
+		return true
 	}
-	return true
+	ab := unsafe.Slice((*byte)(unsafe.Pointer(&a[0])), 4*len(a))
+	bb := unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), 4*len(b))
+	return bytes.Equal(ab, bb)
 }
 
 // parallel calls f on every member with at most par at once and returns

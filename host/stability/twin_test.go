@@ -454,3 +454,22 @@ func TestRunErrors(t *testing.T) {
 		t.Errorf("cancelled: got %v", err)
 	}
 }
+
+func TestBitEqual(t *testing.T) {
+	nan1 := math.Float32frombits(0x7fc00001)
+	for _, c := range []struct {
+		a, b []float32
+		want bool
+	}{
+		{nil, nil, true},
+		{[]float32{1, 2}, []float32{1, 2}, true},
+		{[]float32{1, 2}, []float32{1, 2.0000002}, false},
+		{[]float32{0}, []float32{float32(math.Copysign(0, -1))}, false},
+		{[]float32{nan1}, []float32{nan1}, true},
+		{[]float32{1}, []float32{1, 1}, false},
+	} {
+		if got := bitEqual(c.a, c.b); got != c.want {
+			t.Errorf("bitEqual(%v, %v) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}
