@@ -214,7 +214,7 @@ func checkFile(name, path, manifest string) ([]byte, error) {
 			return nil, fmt.Errorf("plugin %q: %s is not listed in manifest %s; not started (add it with `sha256sum %s >> %s`)", name, path, manifest, name, manifest)
 		}
 	}
-	sum, cookie, err := scan(path, []byte(sdk.MagicCookieValue))
+	sum, cookie, err := scan(path, []byte(sdk.MagicCookieValue), want != nil)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %q: read %s: %w", name, path, err)
 	}
@@ -227,8 +227,9 @@ func checkFile(name, path, manifest string) ([]byte, error) {
 	return want, nil
 }
 
-// scan returns the sha256 of the file and whether it contains needle.
-func scan(path string, needle []byte) (sum []byte, found bool, err error) {
+// scan reports whether the file contains needle and, if hash is set,
+// returns its sha256.
+func scan(path string, needle []byte, hash bool) (sum []byte, found bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, false, err
@@ -240,7 +241,9 @@ func scan(path string, needle []byte) (sum []byte, found bool, err error) {
 	for {
 		n, err := f.Read(buf)
 		if n > 0 {
-			h.Write(buf[:n])
+			if hash {
+				h.Write(buf[:n])
+			}
 			if !found {
 				win := append(carry, buf[:n]...)
 				found = bytes.Contains(win, needle)
@@ -248,7 +251,10 @@ func scan(path string, needle []byte) (sum []byte, found bool, err error) {
 			}
 		}
 		if err == io.EOF {
-			return h.Sum(nil), found, nil
+			if hash {
+				sum = h.Sum(nil)
+			}
+			return sum, found, nil
 		}
 		if err != nil {
 			return nil, false, err

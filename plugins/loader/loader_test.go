@@ -485,3 +485,24 @@ func TestInitRefusesHyperparams(t *testing.T) {
 	}
 	runSteps(t, o, b, 0, 3)
 }
+
+// TestScanAcrossChunks: the handshake cookie is found wherever it lies,
+// including across the 1 MiB read boundary, and the checksum is sha256.
+func TestScanAcrossChunks(t *testing.T) {
+	needle := []byte("cookie-value-0123456789")
+	for _, at := range []int{0, 1<<20 - 5, 1 << 20, 3<<20 - len(needle)} {
+		data := make([]byte, 3<<20)
+		copy(data[at:], needle)
+		path := filepath.Join(t.TempDir(), "f")
+		os.WriteFile(path, data, 0o755)
+		sum, found, err := scan(path, needle, true)
+		if err != nil || !found || !bytes.Equal(sum, func() []byte { s := sha256.Sum256(data); return s[:] }()) {
+			t.Errorf("cookie at %d: found=%v err=%v sum ok=%v", at, found, err, err == nil)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "g")
+	os.WriteFile(path, make([]byte, 2<<20), 0o755)
+	if _, found, _ := scan(path, needle, false); found {
+		t.Error("scan found a cookie in a file of zeros")
+	}
+}

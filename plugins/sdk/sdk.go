@@ -15,6 +15,7 @@ import (
 	"context"
 	"math"
 	"os"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -120,8 +121,26 @@ func ServeConfig(opt optimizer.Optimizer, logger hclog.Logger) *plugin.ServeConf
 //
 // If opt implements Binder, it runs directly on the shared memory; if not,
 // each Step copies the vectors in and out of opt's own buffers.
+//
+// A plugin whose host dies without closing it (kill -9, a crash) exits
+// within about a second instead of lingering with the shared memory mapped.
 func Serve(opt optimizer.Optimizer) {
-	plugin.Serve(ServeConfig(opt, NewLogger("optimizer")))
+	logger := NewLogger("optimizer")
+	go exitWithParent(logger, os.Getppid(), time.Second)
+	plugin.Serve(ServeConfig(opt, logger))
+}
+
+// exitWithParent ends the process once its parent changes, i.e. once the
+// host that started it has died and the process was re-parented.
+func exitWithParent(logger hclog.Logger, ppid int, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for range t.C {
+		if os.Getppid() != ppid {
+			logger.Warn("host process is gone; exiting", "host_pid", ppid)
+			os.Exit(3)
+		}
+	}
 }
 
 func openInheritedFD(fd int) *os.File { return os.NewFile(uintptr(fd), "memfd (inherited)") }
