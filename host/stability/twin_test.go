@@ -200,7 +200,7 @@ func (r *softmaxRun) Close() error {
 
 func smallSets(t *testing.T) (trainSet, testSet *data.Set) {
 	t.Helper()
-	tr, te, err := data.Load(context.Background(), data.Source{Dataset: data.Synthetic, TrainSize: 64, TestSize: 40, Seed: 3})
+	tr, te, err := data.Load(context.Background(), data.Source{Dataset: data.Synthetic, TrainSize: 64, TestSize: 20, Seed: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestControlCatchesUncoupledRandomness(t *testing.T) {
 func TestOneReplacementDivergesAtFirstDraw(t *testing.T) {
 	tr, te := smallSets(t)
 	for _, par := range []int{1, 2} {
-		o := softmaxOpts{batch: 8, steps: 40, evalEvery: 1, seed: 11}
+		o := softmaxOpts{batch: 8, steps: 24, evalEvery: 1, seed: 11}
 		checkDivergesAtFirstDraw(t, tr, te, o, par)
 	}
 }
@@ -280,7 +280,7 @@ func TestOptimizersCoupled(t *testing.T) {
 		open func() optimizer.Optimizer
 	}{{"sgd", blocks.NewSGD}, {"lrsgd-r", blocks.NewLRSGDR}, {"lrsgd-c", blocks.NewLRSGDC}} {
 		t.Run(c.name, func(t *testing.T) {
-			o := softmaxOpts{batch: 8, steps: 40, evalEvery: 5, seed: 11, opt: c.open}
+			o := softmaxOpts{batch: 8, steps: 24, evalEvery: 4, seed: 11, opt: c.open}
 			res, err := Run(context.Background(), Config{Train: tr, Test: te, Replace: 0}, openSoftmax(te, o, nil, nil), Hooks{})
 			if err != nil {
 				t.Fatal(err)
@@ -288,8 +288,8 @@ func TestOptimizersCoupled(t *testing.T) {
 			if res.Twins[0].FirstDiverged != -1 || res.ParamDivergence != 0 || res.EpsilonMax != 0 {
 				t.Errorf("control diverged: first %d, final %+v", res.Twins[0].FirstDiverged, res.Curve[len(res.Curve)-1])
 			}
-			if c.name != "sgd" && res.OuterSteps >= 40 {
-				t.Errorf("%s made %d outer steps in 40 inner steps, want fewer", c.name, res.OuterSteps)
+			if c.name != "sgd" && res.OuterSteps >= 24 {
+				t.Errorf("%s made %d outer steps in 24 inner steps, want fewer", c.name, res.OuterSteps)
 			}
 			o.evalEvery = 1
 			checkDivergesAtFirstDraw(t, tr, te, o, 2)
@@ -313,20 +313,20 @@ func checkDivergesAtFirstDraw(t *testing.T, tr, te *data.Set, o softmaxOpts, par
 			st := data.NewStream(tr, o.batch, o.seed, true)
 			x, y, idx := make([]float32, 8*tr.ImageSize()), make([]int, 8), make([]int, 8)
 			want := int64(-1)
-			for s := int64(1); s <= 40 && want < 0; s++ {
+			for s := int64(1); s <= int64(o.steps) && want < 0; s++ {
 				st.Next(x, y, idx)
 				if contains(idx, tw.Index) {
 					want = s
 				}
 			}
 			if want < 0 {
-				t.Fatalf("index %d never drawn in 40 steps of 8 from 64", tw.Index)
+				t.Fatalf("index %d never drawn in %d steps of %d from %d", tw.Index, o.steps, o.batch, tr.N)
 			}
 			if tw.FirstDrawn != want || tw.FirstDiverged != want {
 				t.Errorf("parallel %d, index %d: first drawn %d, first diverged %d; want both %d", par, tw.Index, tw.FirstDrawn, tw.FirstDiverged, want)
 			}
-			if len(tw.Curve) != 40 {
-				t.Fatalf("%d curve points, want 40", len(tw.Curve))
+			if len(tw.Curve) != o.steps {
+				t.Fatalf("%d curve points, want %d", len(tw.Curve), o.steps)
 			}
 			for _, p := range tw.Curve {
 				switch {
