@@ -290,11 +290,19 @@ func (t *tail) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// suffix returns "; last output: ..." with the last few stderr lines, or "".
+// suffix returns "; last output: ..." with the last few plain (non-log)
+// stderr lines, or "".
 func (t *tail) suffix() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	lines := strings.Split(strings.TrimSpace(string(t.buf)), "\n")
+	var lines []string
+	for _, l := range strings.Split(string(t.buf), "\n") {
+		// JSON lines are hclog entries, already forwarded to the host's
+		// logger; what is left is plain output such as a panic.
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "{\"@") {
+			lines = append(lines, l)
+		}
+	}
 	lines = lines[max(0, len(lines)-3):]
 	s := strings.TrimSpace(strings.Join(lines, " | "))
 	if s == "" {
