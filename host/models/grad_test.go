@@ -1,0 +1,205 @@
+package models
+
+import (
+	"math"
+	"testing"
+)
+
+// refLeNet is an independent float64 implementation of LeNet's forward
+// pass and mean cross-entropy over the layout's flat parameters.
+func refLeNet(m *Model, params []float64, x []float64, labels []int) (loss float64, logits []float64) {
+	in := m.Input()
+	p := map[string][]float64{}
+	for _, t := range m.Layout() {
+		p[t.Name] = params[t.Offset : t.Offset+t.Size]
+	}
+	// conv (valid, stride 1) + bias → ReLU → 2×2 max-pool
+	block := func(x []float64, c, h, w int, wt, bias []float64, o, k int) ([]float64, int, int) {
+		oh, ow := h-k+1, w-k+1
+		conv := make([]float64, o*oh*ow)
+		for oc := 0; oc < o; oc++ {
+			for i := 0; i < oh; i++ {
+				for j := 0; j < ow; j++ {
+					s := bias[oc]
+					for ic := 0; ic < c; ic++ {
+						for di := 0; di < k; di++ {
+							for dj := 0; dj < k; dj++ {
+								s += wt[((oc*c+ic)*k+di)*k+dj] * x[(ic*h+i+di)*w+j+dj]
+							}
+						}
+					}
+					conv[(oc*oh+i)*ow+j] = math.Max(s, 0)
+				}
+			}
+		}
+		ph, pw := oh/2, ow/2
+		pool := make([]float64, o*ph*pw)
+		for oc := 0; oc < o; oc++ {
+			for i := 0; i < ph; i++ {
+				for j := 0; j < pw; j++ {
+					v := math.Inf(-1)
+					for di := 0; di < 2; di++ {
+						for dj := 0; dj < 2; dj++ {
+							v = math.Max(v, conv[(oc*oh+2*i+di)*ow+2*j+dj])
+						}
+					}
+					pool[(oc*ph+i)*pw+j] = v
+				}
+			}
+		}
+		return pool, ph, pw
+	}
+	dense := func(x, w, b []float64, out int, relu bool) []float64 {
+		y := make([]float64, out)
+		for o := range y {
+			s := b[o]
+			for i, v := range x {
+				s += v * w[i*out+o]
+			}
+			if relu {
+				s = math.Max(s, 0)
+			}
+			y[o] = s
+		}
+		return y
+	}
+	for s, y := range labels {
+		img := x[s*in.Size() : (s+1)*in.Size()]
+		a, h, w := block(img, in.C, in.H, in.W, p["conv1.weight"], p["conv1.bias"], 6, 5)
+		a, _, _ = block(a, 6, h, w, p["conv2.weight"], p["conv2.bias"], 16, 5)
+		a = dense(a, p["fc1.weight"], p["fc1.bias"], 120, true)
+		a = dense(a, p["fc2.weight"], p["fc2.bias"], 84, true)
+		a = dense(a, p["fc3.weight"], p["fc3.bias"], in.Classes, false)
+		logits = append(logits, a...)
+		mx := math.Inf(-1)
+		for _, v := range a {
+			mx = math.Max(mx, v)
+		}
+		var z float64
+		for _, v := range a {
+			z += math.Exp(v - mx)
+		}
+		loss += mx + math.Log(z) - a[y]
+	}
+	return loss / float64(len(labels)), logits
+}
+
+// TestLeNetGradientFiniteDifferences checks the graph's forward pass and
+// gradient against the float64 reference: logits to float32 precision,
+// and the gradient against central differences of the reference loss on
+// sampled coordinates of every tensor and on random directions.
+func TestLeNetGradientFiniteDifferences(t *testing.T) {
+	for _, in := range []Input{{3, 32, 32, 10}, {1, 28, 28, 10}} {
+		m, params, stats := newInit(t, "lenet", in, 11)
+		const batch = 3
+		net, err := m.NewNet(params, stats, batch, Train, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fillInput(net.Input(), 5)
+		labels := []int{3, 0, 7}
+		grads := make([]float32, m.NumParams())
+		loss, err := net.TrainStep(labels, 0, grads)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p64 := make([]float64, len(params))
+		for i, v := range params {
+			p64[i] = float64(v)
+		}
+		x64 := make([]float64, len(net.Input()))
+		for i, v := range net.Input() {
+			x64[i] = float64(v)
+		}
+		refLoss, refLogits := refLeNet(m, p64, x64, labels)
+		if math.Abs(loss-refLoss) > 1e-5 {
+			t.Errorf("%v: loss %v, reference %v", in, loss, refLoss)
+		}
+		for i, v := range net.Logits() {
+			if math.Abs(float64(v)-refLogits[i]) > 1e-5 {
+				t.Fatalf("%v: logit %d = %v, reference %v", in, i, v, refLogits[i])
+			}
+		}
+		const h = 1e-6
+		fd := func(dir []float64) float64 {
+			plus := make([]float64, len(p64))
+			minus := make([]float64, len(p64))
+			for i := range p64 {
+				plus[i], minus[i] = p64[i]+h*dir[i], p64[i]-h*dir[i]
+			}
+			lp, _ := refLeNet(m, plus, x64, labels)
+			lm, _ := refLeNet(m, minus, x64, labels)
+			return (lp - lm) / (2 * h)
+		}
+		r := newRNG(99)
+		checked := 0
+		for _, tn := range m.Layout() {
+			for k := 0; k < 4; k++ {
+				i := tn.Offset + int(r.uint64()%uint64(tn.Size))
+				dir := make([]float64, len(p64))
+				dir[i] = 1
+				want := fd(dir)
+				if got := float64(grads[i]); math.Abs(got-want) > 2e-5+1e-3*math.Abs(want) {
+					t.Errorf("%v: d loss / d %s[%d] = %.7g, finite difference %.7g", in, tn.Name, i-tn.Offset, got, want)
+				}
+				checked++
+			}
+		}
+		for k := 0; k < 3; k++ {
+			dir := make([]float64, len(p64))
+			var dot float64
+			for i := range dir {
+				dir[i] = 2*r.float64() - 1
+				dot += dir[i] * float64(grads[i])
+			}
+			if want := fd(dir); math.Abs(dot-want) > 1e-4+1e-3*math.Abs(want) {
+				t.Errorf("%v: directional derivative %.7g, finite difference %.7g", in, dot, want)
+			}
+		}
+		t.Logf("%v: loss %.6f, %d coordinates and 3 directions checked", in, loss, checked)
+	}
+}
+
+// TestResNetDirectionalDerivative checks ResNet18's gradient (batch norm
+// in training mode, residual sums, strided and 1×1 convolutions, the
+// average pool) along the gradient direction against central differences
+// of the graph's own float32 loss.
+func TestResNetDirectionalDerivative(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short: ResNet18 passes take seconds")
+	}
+	m, params, stats := newInit(t, "resnet18", Input{3, 32, 32, 10}, 1)
+	net, err := m.NewNet(params, stats, 2, Train, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillInput(net.Input(), 3)
+	labels := []int{0, 1}
+	grads := make([]float32, m.NumParams())
+	if _, err := net.TrainStep(labels, 0, grads); err != nil {
+		t.Fatal(err)
+	}
+	g := append([]float32(nil), grads...)
+	var norm float64
+	for _, v := range g {
+		norm += float64(v) * float64(v)
+	}
+	norm = math.Sqrt(norm)
+	base := append([]float32(nil), params...)
+	const h = 1e-4
+	loss := func(sign float64) float64 {
+		for i := range params {
+			params[i] = base[i] + float32(sign*h*float64(g[i])/norm)
+		}
+		l, err := net.TrainStep(labels, 0, grads)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	fd := (loss(1) - loss(-1)) / (2 * h)
+	if math.Abs(fd-norm) > 0.03*norm {
+		t.Errorf("derivative along the gradient: finite difference %.5g, |g| %.5g", fd, norm)
+	}
+	t.Logf("finite difference %.5g, |g| %.5g", fd, norm)
+}
