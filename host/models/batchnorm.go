@@ -48,9 +48,11 @@ func (op batchNormOp) CallsExtern() bool { return false }
 func (op batchNormOp) OverwritesInput() int {
 	return -1
 }
-func (op batchNormOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "lrsgd.batchnorm.%d.%v", op.s.id, op.s.train) }
-func (op batchNormOp) Hashcode() uint32      { return hashOf(op) }
-func (op batchNormOp) String() string        { return fmt.Sprintf("BatchNorm%d", op.s.id) }
+func (op batchNormOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "lrsgd.batchnorm.%d.%v", op.s.id, op.s.train)
+}
+func (op batchNormOp) Hashcode() uint32 { return hashOf(op) }
+func (op batchNormOp) String() string   { return fmt.Sprintf("BatchNorm%d", op.s.id) }
 
 func (op batchNormOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	s, ok := in[0].(tensor.Shape)
