@@ -5,6 +5,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/lrsgd-lab/lrsgd/host/ops"
 )
 
 // value is an activation while a model is defined: its shape, and its
@@ -336,17 +338,50 @@ func (b *builder) add(x, y value) value {
 }
 
 // convReLUPool is conv (stride 1, bias) → ReLU → 2×2 max-pool, the
-// LeNet block; one fused operator on the fast path.
+// LeNet block; one fused host/ops operator on the fast path.
 func (b *builder) convReLUPool(x value, name string, cout, k, pad int) value {
-	return b.maxPool(b.relu(b.conv(x, name, cout, k, 1, pad, true)))
+	if !b.fast || b.layout {
+		return b.maxPool(b.relu(b.conv(x, name, cout, k, 1, pad, true)))
+	}
+	if b.err != nil {
+		return value{}
+	}
+	bs, cin, h, w := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+	fanIn := cin * k * k
+	wn := b.param(name+".weight", []int{cout, cin, k, k}, InitUniform, fanIn, []int{cout, cin, k, k})
+	bn := b.param(name+".bias", []int{cout}, InitUniform, fanIn, []int{cout})
+	if b.err != nil {
+		return value{}
+	}
+	n, err := ops.Conv2D(x.n, wn, bn, pad, true, true)
+	if err != nil {
+		return b.fail("%s: %w", name, err)
+	}
+	return value{n: n, shape: []int{bs, cout, (h + 2*pad - k + 1) / 2, (w + 2*pad - k + 1) / 2}}
 }
 
 // denseAct is a dense layer, optionally followed by ReLU; one fused
-// operator on the fast path.
+// host/ops operator on the fast path.
 func (b *builder) denseAct(x value, name string, out int, relu bool) value {
-	y := b.dense(x, name, out)
-	if relu {
-		y = b.relu(y)
+	if !b.fast || b.layout {
+		y := b.dense(x, name, out)
+		if relu {
+			y = b.relu(y)
+		}
+		return y
 	}
-	return y
+	if b.err != nil {
+		return value{}
+	}
+	in := x.shape[1]
+	wn := b.param(name+".weight", []int{in, out}, InitUniform, in, []int{in, out})
+	bn := b.param(name+".bias", []int{out}, InitUniform, in, []int{out})
+	if b.err != nil {
+		return value{}
+	}
+	n, err := ops.Dense(x.n, wn, bn, relu)
+	if err != nil {
+		return b.fail("%s: %w", name, err)
+	}
+	return value{n: n, shape: []int{x.shape[0], out}}
 }

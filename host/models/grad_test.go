@@ -89,8 +89,15 @@ func refLeNet(m *Model, params []float64, x []float64, labels []int) (loss float
 // and the gradient against central differences of the reference loss on
 // sampled coordinates of every tensor and on random directions.
 func TestLeNetGradientFiniteDifferences(t *testing.T) {
-	for _, in := range []Input{{3, 32, 32, 10}, {1, 28, 28, 10}} {
-		m, params, stats := newInit(t, "lenet", in, 11)
+	for _, c := range []struct {
+		in   Input
+		fast bool
+	}{{Input{3, 32, 32, 10}, false}, {Input{1, 28, 28, 10}, false}, {Input{3, 32, 32, 10}, true}, {Input{1, 28, 28, 10}, true}} {
+		in := c.in
+		m, params, stats := newInitOpts(t, "lenet", in, 11, Options{Fast: c.fast})
+		if m.FastOps() != c.fast {
+			t.Fatalf("FastOps() = %v with Options.Fast %v", m.FastOps(), c.fast)
+		}
 		const batch = 3
 		net, err := m.NewNet(params, stats, batch, Train, 0)
 		if err != nil {
@@ -156,7 +163,7 @@ func TestLeNetGradientFiniteDifferences(t *testing.T) {
 				t.Errorf("%v: directional derivative %.7g, finite difference %.7g", in, dot, want)
 			}
 		}
-		t.Logf("%v: loss %.6f, %d coordinates and 3 directions checked", in, loss, checked)
+		t.Logf("%v fast=%v: loss %.6f, %d coordinates and 3 directions checked", in, c.fast, loss, checked)
 	}
 }
 
@@ -202,4 +209,41 @@ func TestResNetDirectionalDerivative(t *testing.T) {
 		t.Errorf("derivative along the gradient: finite difference %.5g, |g| %.5g", fd, norm)
 	}
 	t.Logf("finite difference %.5g, |g| %.5g", fd, norm)
+}
+
+// TestFastMatchesStock: LeNet and the MLP built with host/ops give the
+// same loss, logits and gradient as with Gorgonia's operators.
+func TestFastMatchesStock(t *testing.T) {
+	for _, name := range []string{"lenet", "mlp"} {
+		in := Input{3, 32, 32, 10}
+		var losses [2]float64
+		var grads [2][]float32
+		var logits [2][]float32
+		for k, fast := range []bool{false, true} {
+			m, params, stats := newInitOpts(t, name, in, 3, Options{Fast: fast})
+			net, err := m.NewNet(params, stats, 5, Train, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fillInput(net.Input(), 8)
+			grads[k] = make([]float32, m.NumParams())
+			if losses[k], err = net.TrainStep([]int{1, 2, 3, 4, 5}, 0, grads[k]); err != nil {
+				t.Fatal(err)
+			}
+			logits[k] = append([]float32(nil), net.Logits()...)
+		}
+		if math.Abs(losses[0]-losses[1]) > 1e-5 {
+			t.Errorf("%s: loss %v stock, %v fast", name, losses[0], losses[1])
+		}
+		for i := range logits[0] {
+			if math.Abs(float64(logits[0][i]-logits[1][i])) > 1e-5 {
+				t.Fatalf("%s: logit %d: %v stock, %v fast", name, i, logits[0][i], logits[1][i])
+			}
+		}
+		for i := range grads[0] {
+			if d := math.Abs(float64(grads[0][i] - grads[1][i])); d > 1e-5+1e-3*math.Abs(float64(grads[0][i])) {
+				t.Fatalf("%s: gradient %d: %v stock, %v fast", name, i, grads[0][i], grads[1][i])
+			}
+		}
+	}
 }

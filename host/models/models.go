@@ -67,8 +67,9 @@ type Tensor struct {
 // Options select how a model's graph is built.
 type Options struct {
 	// Fast builds LeNet and the MLP with the fused operators of host/ops
-	// where they are available; VGG16 and ResNet18 always use Gorgonia's
-	// own operators.
+	// (convolution+bias+ReLU+max-pool, dense+bias+ReLU, softmax
+	// cross-entropy); VGG16 and ResNet18 always use Gorgonia's own
+	// operators and this package's batch norm.
 	Fast bool
 }
 
@@ -126,6 +127,12 @@ func (m *Model) Name() string { return m.name }
 
 // Input is the input the model was built for.
 func (m *Model) Input() Input { return m.input }
+
+// FastOps reports whether the model's graphs use host/ops' fused
+// operators: Options.Fast on LeNet or the MLP.
+func (m *Model) FastOps() bool {
+	return m.opts.Fast && (m.name == "lenet" || m.name == "mlp")
+}
 
 // Options are the options the model was built with.
 func (m *Model) Options() Options { return m.opts }

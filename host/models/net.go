@@ -6,6 +6,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/lrsgd-lab/lrsgd/host/ops"
 )
 
 // Mode says what a Net is for.
@@ -65,7 +67,7 @@ func (m *Model) NewNet(params, stats []float32, batch int, mode Mode, seed uint6
 		return nil, fmt.Errorf("net %s: batch size %d, want at least 1", m.name, batch)
 	}
 	g := G.NewGraph()
-	b := &builder{m: m, g: g, batch: batch, train: mode == Train, params: params, stats: stats}
+	b := &builder{m: m, g: g, batch: batch, train: mode == Train, params: params, stats: stats, fast: m.FastOps()}
 	logits := b.run()
 	if b.err != nil {
 		return nil, fmt.Errorf("net %s (%s, batch %d): %w", m.name, mode, batch, b.err)
@@ -99,6 +101,9 @@ func (m *Model) NewNet(params, stats []float32, batch int, mode Mode, seed uint6
 
 // crossEntropy is the mean over the batch of −log softmax(logits)[label].
 func (b *builder) crossEntropy(logits, onehot *G.Node) (*G.Node, error) {
+	if b.fast {
+		return ops.SoftmaxCrossEntropy(logits, onehot)
+	}
 	ls, err := G.LogSoftMax(logits, 1)
 	if err != nil {
 		return nil, err

@@ -14,8 +14,12 @@ func fillInput(x []float32, seed uint64) {
 }
 
 func newInit(t *testing.T, name string, in Input, seed uint64) (*Model, []float32, []float32) {
+	return newInitOpts(t, name, in, seed, Options{})
+}
+
+func newInitOpts(t *testing.T, name string, in Input, seed uint64, opts Options) (*Model, []float32, []float32) {
 	t.Helper()
-	m, err := New(name, in, Options{})
+	m, err := New(name, in, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
