@@ -481,3 +481,29 @@ func TestConcurrentOpenOfFreshStore(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkEvaluationWrite measures what one evaluation costs the store:
+// one curve point and one heartbeat, each its own transaction.
+func BenchmarkEvaluationWrite(b *testing.B) {
+	for _, be := range backends() {
+		b.Run(be.name, func(b *testing.B) {
+			ctx := context.Background()
+			s, err := Open(ctx, be.dsnB(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			studyID, _ := s.Storage().CreateNewStudy("bench")
+			id, _ := s.Storage().CreateNewTrial(studyID)
+			b.ResetTimer()
+			for i := range b.N {
+				if err := s.AddCurvePoints(ctx, CurvePoint{TrialID: id, GradEvals: int64(i), TrainLoss: 1}); err != nil {
+					b.Fatal(err)
+				}
+				if err := s.Heartbeat(ctx, id, "w"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -23,12 +23,20 @@ type backend struct {
 	dsn  func(t *testing.T) string // a fresh, empty store
 }
 
+// dsnB is dsn for benchmarks.
+func (b backend) dsnB(tb testing.TB) string {
+	if b.name == "sqlite" {
+		return filepath.Join(tb.TempDir(), "lab.db")
+	}
+	return freshPostgres(tb)
+}
+
 // backends returns SQLite and, when $LRSGD_TEST_POSTGRES_DSN is set,
 // PostgreSQL.
 func backends() []backend {
 	b := []backend{{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "lab.db") }}}
 	if os.Getenv(EnvTestPostgres) != "" {
-		b = append(b, backend{"postgres", freshPostgres})
+		b = append(b, backend{"postgres", func(t *testing.T) string { return freshPostgres(t) }})
 	}
 	return b
 }
@@ -36,7 +44,7 @@ func backends() []backend {
 // freshPostgres creates a schema of its own in the test database, returns
 // a DSN whose search_path points at it, and drops it when the test ends, so
 // tests never see each other's tables.
-func freshPostgres(t *testing.T) string {
+func freshPostgres(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(EnvTestPostgres)
 	if base == "" {
