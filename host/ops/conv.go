@@ -259,49 +259,23 @@ func (op *convOp) forward(worker, s int) {
 	gatherGemm(op.o, op.nw, op.k, op.cw, src, op.off, op.maxOff, pre, op.nw)
 	outN := op.hy * op.wy
 	y := op.y.Float32s()[s*op.o*outN : (s+1)*op.o*outN]
+	if op.pool {
+		pool2(pre, op.o, op.nw, op.wp, op.hy, op.wy, op.cb, op.relu, y, op.arg[s*op.o*outN:(s+1)*op.o*outN])
+		return
+	}
 	for o := 0; o < op.o; o++ {
 		bo := op.cb[o]
 		po := pre[o*op.nw : (o+1)*op.nw]
 		yo := y[o*outN : (o+1)*outN]
-		if !op.pool {
-			for i := 0; i < op.ho; i++ {
-				row := po[i*op.wp : i*op.wp+op.wo]
-				out := yo[i*op.wo : (i+1)*op.wo]
-				for j, v := range row {
-					v += bo
-					if op.relu && v < 0 {
-						v = 0
-					}
-					out[j] = v
+		for i := 0; i < op.ho; i++ {
+			row := po[i*op.wp : i*op.wp+op.wo]
+			out := yo[i*op.wo : (i+1)*op.wo]
+			for j, v := range row {
+				v += bo
+				if op.relu && v < 0 {
+					v = 0
 				}
-			}
-			continue
-		}
-		arg := op.arg[(s*op.o+o)*outN : (s*op.o+o+1)*outN]
-		base := int32(o * op.nw)
-		for qi := 0; qi < op.hy; qi++ {
-			r := 2 * qi * op.wp
-			for qj := 0; qj < op.wy; qj++ {
-				// Scan order (0,0), (0,1), (1,0), (1,1) with a strict >, as
-				// gorgonia.MaxPool2D breaks ties.
-				i := r + 2*qj
-				best, bi := po[i], i
-				if v := po[i+1]; v > best {
-					best, bi = v, i+1
-				}
-				if v := po[i+op.wp]; v > best {
-					best, bi = v, i+op.wp
-				}
-				if v := po[i+op.wp+1]; v > best {
-					best, bi = v, i+op.wp+1
-				}
-				best += bo
-				at := qi*op.wy + qj
-				if op.relu && best <= 0 {
-					yo[at], arg[at] = 0, -1
-					continue
-				}
-				yo[at], arg[at] = best, base+int32(bi)
+				out[j] = v
 			}
 		}
 	}

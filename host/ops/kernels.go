@@ -81,3 +81,48 @@ func gatherWgradGo(mm, n, kk int, d []float32, ldd int, src []float32, off []int
 		}
 	}
 }
+
+// pool2 max-pools c channels of wide pre-activations (channels cs apart,
+// rows wp apart) 2×2 with stride 2 into y (c×hy×wy), adds bias[ch], applies
+// ReLU when relu is set, and records in arg the index in pre of each
+// maximum, or −1 where ReLU zeroed the output. Ties go to the first of
+// (0,0), (0,1), (1,0), (1,1), as in gorgonia.MaxPool2D.
+func pool2(pre []float32, c, cs, wp, hy, wy int, bias []float32, relu bool, y []float32, arg []int32) {
+	if need := (c-1)*cs + (2*hy-1)*wp + 2*wy; len(pre) < need || len(bias) < c || len(y) < c*hy*wy || len(arg) < c*hy*wy {
+		panic(fmt.Sprintf("ops: pool2: %d inputs (need %d), %d biases, %d outputs, %d indices for %d×%d×%d",
+			len(pre), need, len(bias), len(y), len(arg), c, hy, wy))
+	}
+	if useAVX2 {
+		pool2AVX2(pre, c, cs, wp, hy, wy, bias, relu, y, arg)
+		return
+	}
+	pool2Go(pre, c, cs, wp, hy, wy, bias, relu, y, arg)
+}
+
+func pool2Go(pre []float32, c, cs, wp, hy, wy int, bias []float32, relu bool, y []float32, arg []int32) {
+	for ch := 0; ch < c; ch++ {
+		for qi := 0; qi < hy; qi++ {
+			r := ch*cs + 2*qi*wp
+			for qj := 0; qj < wy; qj++ {
+				i := r + 2*qj
+				best, bi := pre[i], i
+				if v := pre[i+1]; v > best {
+					best, bi = v, i+1
+				}
+				if v := pre[i+wp]; v > best {
+					best, bi = v, i+wp
+				}
+				if v := pre[i+wp+1]; v > best {
+					best, bi = v, i+wp+1
+				}
+				best += bias[ch]
+				at := (ch*hy+qi)*wy + qj
+				if relu && !(best > 0) {
+					y[at], arg[at] = 0, -1
+					continue
+				}
+				y[at], arg[at] = best, int32(bi)
+			}
+		}
+	}
+}

@@ -160,6 +160,81 @@ static void gather_wgrad(int mm, int n, int kk, const float *d, int ldd,
 		}
 	}
 }
+
+// Eight 2×2 windows: a0 a1 hold 16 values of the upper row, b0 b1 of the
+// lower. Returns max + bias (ReLU'd when relu) and the wide index of each
+// maximum (first of equals in the order (0,0), (0,1), (1,0), (1,1)), or −1
+// where ReLU zeroed the output.
+static inline __attribute__((always_inline)) void pool8(__m256 a0, __m256 a1, __m256 b0, __m256 b1,
+	int wp, float bias, int relu, int32_t first, __m256 *out, __m256i *index)
+{
+	const __m256i perm = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+	const __m256i lane2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+	__m256 e0 = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(a0, a1, 0x88), perm);
+	__m256 o0 = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(a0, a1, 0xDD), perm);
+	__m256 e1 = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(b0, b1, 0x88), perm);
+	__m256 o1 = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(b0, b1, 0xDD), perm);
+	__m256 best = e0, off = _mm256_setzero_ps(), m;
+	m = _mm256_cmp_ps(o0, best, _CMP_GT_OQ);
+	best = _mm256_blendv_ps(best, o0, m);
+	off = _mm256_blendv_ps(off, _mm256_castsi256_ps(_mm256_set1_epi32(1)), m);
+	m = _mm256_cmp_ps(e1, best, _CMP_GT_OQ);
+	best = _mm256_blendv_ps(best, e1, m);
+	off = _mm256_blendv_ps(off, _mm256_castsi256_ps(_mm256_set1_epi32(wp)), m);
+	m = _mm256_cmp_ps(o1, best, _CMP_GT_OQ);
+	best = _mm256_blendv_ps(best, o1, m);
+	off = _mm256_blendv_ps(off, _mm256_castsi256_ps(_mm256_set1_epi32(wp + 1)), m);
+	best = _mm256_add_ps(best, _mm256_set1_ps(bias));
+	__m256i idx = _mm256_add_epi32(_mm256_set1_epi32(first), _mm256_add_epi32(lane2, _mm256_castps_si256(off)));
+	if (relu) {
+		__m256 keep = _mm256_cmp_ps(best, _mm256_setzero_ps(), _CMP_GT_OQ);
+		best = _mm256_and_ps(best, keep);
+		idx = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(_mm256_set1_epi32(-1)),
+			_mm256_castsi256_ps(idx), keep));
+	}
+	*out = best;
+	*index = idx;
+}
+
+// 2×2 stride-2 max-pool of c channels of wide pre-activations (channels
+// cs apart, rows wp apart) plus bias[ch], optionally ReLU, into y and arg
+// (hy×wy per channel). arg gets the index in pre of each window's maximum,
+// or −1 where ReLU zeroed the output.
+static void pool2(const float *pre, int c, int cs, int wp, int hy, int wy, const float *bias, int relu,
+	float *y, int32_t *arg)
+{
+	const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	for (int ch = 0; ch < c; ch++) {
+		for (int qi = 0; qi < hy; qi++) {
+			const float *r0 = pre + ch * cs + 2 * qi * wp, *r1 = r0 + wp;
+			float *yo = y + (ch * hy + qi) * wy;
+			int32_t *ao = arg + (ch * hy + qi) * wy;
+			int32_t rowbase = ch * cs + 2 * qi * wp;
+			__m256 best;
+			__m256i idx;
+			int qj = 0;
+			for (; qj + 8 <= wy; qj += 8) {
+				pool8(_mm256_loadu_ps(r0 + 2 * qj), _mm256_loadu_ps(r0 + 2 * qj + 8),
+					_mm256_loadu_ps(r1 + 2 * qj), _mm256_loadu_ps(r1 + 2 * qj + 8),
+					wp, bias[ch], relu, rowbase + 2 * qj, &best, &idx);
+				_mm256_storeu_ps(yo + qj, best);
+				_mm256_storeu_si256((__m256i *)(ao + qj), idx);
+			}
+			if (qj < wy) {
+				// The last rem < 8 windows, with masked loads and stores.
+				int rem = wy - qj;
+				__m256i mlo = _mm256_cmpgt_epi32(_mm256_set1_epi32(2 * rem), lanes);
+				__m256i mhi = _mm256_cmpgt_epi32(_mm256_set1_epi32(2 * rem - 8), lanes);
+				__m256i mout = _mm256_cmpgt_epi32(_mm256_set1_epi32(rem), lanes);
+				pool8(_mm256_maskload_ps(r0 + 2 * qj, mlo), _mm256_maskload_ps(r0 + 2 * qj + 8, mhi),
+					_mm256_maskload_ps(r1 + 2 * qj, mlo), _mm256_maskload_ps(r1 + 2 * qj + 8, mhi),
+					wp, bias[ch], relu, rowbase + 2 * qj, &best, &idx);
+				_mm256_maskstore_ps(yo + qj, mout, best);
+				_mm256_maskstore_epi32(ao + qj, mout, idx);
+			}
+		}
+	}
+}
 */
 import "C"
 
@@ -184,4 +259,13 @@ func gatherGemmAVX2(mm, n, kk int, w, src []float32, off []int32, out []float32,
 func gatherWgradAVX2(mm, n, kk int, d []float32, ldd int, src []float32, off []int32, dw []float32) {
 	C.gather_wgrad(C.int(mm), C.int(n), C.int(kk), (*C.float)(unsafe.Pointer(&d[0])), C.int(ldd),
 		(*C.float)(unsafe.Pointer(&src[0])), (*C.int32_t)(unsafe.Pointer(&off[0])), (*C.float)(unsafe.Pointer(&dw[0])))
+}
+
+func pool2AVX2(pre []float32, c, cs, wp, hy, wy int, bias []float32, relu bool, y []float32, arg []int32) {
+	r := C.int(0)
+	if relu {
+		r = 1
+	}
+	C.pool2((*C.float)(unsafe.Pointer(&pre[0])), C.int(c), C.int(cs), C.int(wp), C.int(hy), C.int(wy),
+		(*C.float)(unsafe.Pointer(&bias[0])), r, (*C.float)(unsafe.Pointer(&y[0])), (*C.int32_t)(unsafe.Pointer(&arg[0])))
 }

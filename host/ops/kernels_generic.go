@@ -14,3 +14,7 @@ func gatherGemmAVX2(mm, n, kk int, w, src []float32, off []int32, out []float32,
 func gatherWgradAVX2(mm, n, kk int, d []float32, ldd int, src []float32, off []int32, dw []float32) {
 	panic("ops: AVX2 kernels are not compiled into this build")
 }
+
+func pool2AVX2(pre []float32, c, cs, wp, hy, wy int, bias []float32, relu bool, y []float32, arg []int32) {
+	panic("ops: AVX2 kernels are not compiled into this build")
+}

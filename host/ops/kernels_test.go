@@ -110,3 +110,39 @@ func TestKernelBoundsChecked(t *testing.T) {
 	}()
 	gatherGemm(1, 8, 1, []float32{1}, make([]float32, 9), []int32{2}, 2, make([]float32, 8), 8)
 }
+
+// TestPool2Agree checks the AVX2 pooling against the Go loop, with many ties
+// (values drawn from a few integers) and widths around the 8-wide block.
+func TestPool2Agree(t *testing.T) {
+	if !useAVX2 {
+		t.Skip("AVX2 kernels not in this build")
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, c := range []int{1, 3} {
+		for _, hy := range []int{1, 2, 5} {
+			for _, wy := range []int{1, 5, 7, 8, 9, 14, 17} {
+				for _, relu := range []bool{false, true} {
+					wp := 2*wy + r.IntN(4)
+					cs := (2*hy-1)*wp + 2*wy + r.IntN(3)
+					pre := make([]float32, (c-1)*cs+(2*hy-1)*wp+2*wy) // exactly long enough
+					for i := range pre {
+						pre[i] = float32(r.IntN(5) - 2)
+					}
+					bias := make([]float32, c)
+					for i := range bias {
+						bias[i] = float32(r.IntN(3)-1) * 0.5
+					}
+					yg, ya := make([]float32, c*hy*wy), make([]float32, c*hy*wy)
+					ag, aa := make([]int32, c*hy*wy), make([]int32, c*hy*wy)
+					pool2Go(pre, c, cs, wp, hy, wy, bias, relu, yg, ag)
+					pool2AVX2(pre, c, cs, wp, hy, wy, bias, relu, ya, aa)
+					for i := range yg {
+						if yg[i] != ya[i] || ag[i] != aa[i] {
+							t.Fatalf("c=%d hy=%d wy=%d relu=%v: output %d: avx2 (%v, %d), go (%v, %d)", c, hy, wy, relu, i, ya[i], aa[i], yg[i], ag[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,49 @@
+package bench
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// PeakGFLOPS is this machine's fp32 peak: 2 cores × 2 FMA pipes × 8 lanes
+// × 2 FLOP × 2.445 GHz (see docs/speed.md).
+const PeakGFLOPS = 156.5
+
+// BenchmarkStep measures one training step (forward, backward, SGD-momentum
+// update) of LeNet at batch 128 and 512 and the MLP at 128, with stock
+// Gorgonia ops and with host/ops.
+func BenchmarkStep(b *testing.B) {
+	for _, c := range []struct {
+		model string
+		batch int
+		new   func(int, bool, uint64) (*Net, error)
+	}{{"lenet", 128, NewLeNet}, {"lenet", 512, NewLeNet}, {"mlp", 128, NewMLP}} {
+		for _, fast := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%s/b%d/%s", c.model, c.batch, opsName(fast)), func(b *testing.B) {
+				net, err := c.new(c.batch, fast, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer net.Close()
+				x, labels := SyntheticBatch(rand.New(rand.NewPCG(1, 2)), net.InputSize(), c.batch)
+				if err := net.SetBatch(x, labels); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := net.Step(0.01, 0.9); err != nil { // allocates the ops' buffers
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				for b.Loop() {
+					if _, err := net.Step(0.01, 0.9); err != nil {
+						b.Fatal(err)
+					}
+				}
+				sec := b.Elapsed().Seconds() / float64(b.N)
+				b.ReportMetric(sec*1e3, "ms/step")
+				b.ReportMetric(net.FLOPs/sec/1e9, "GFLOP/s")
+				b.ReportMetric(100*net.FLOPs/sec/1e9/PeakGFLOPS, "%peak")
+			})
+		}
+	}
+}
