@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -418,5 +419,59 @@ func TestObjectiveValue(t *testing.T) {
 		if got := objectiveValue(metric, r); got != want {
 			t.Errorf("%s = %v, want %v", metric, got, want)
 		}
+	}
+}
+
+// TestTwoStoresTwoWorkers shares one study between two store handles (as
+// two processes would) with two workers each, on SQLite and, when
+// $LRSGD_TEST_POSTGRES_DSN is set, on PostgreSQL.
+func TestTwoStoresTwoWorkers(t *testing.T) {
+	dsns := map[string]string{"sqlite": filepath.Join(t.TempDir(), "two.db")}
+	if pg := os.Getenv("LRSGD_TEST_POSTGRES_DSN"); pg != "" {
+		dsns["postgres"] = pg
+	}
+	for kind, dsn := range dsns {
+		t.Run(kind, func(t *testing.T) {
+			name := fmt.Sprintf("two-%s-%d", kind, time.Now().UnixNano())
+			s := gammaStudy(t, "name="+name, "trials=10")
+			var wg sync.WaitGroup
+			sums := make([]Summary, 2)
+			errs := make([]error, 2)
+			for p := range 2 {
+				st := openStore(t, dsn)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					fr := &fakeRunner{evals: 3, block: func(context.Context, TrialSpec) error { time.Sleep(3 * time.Millisecond); return nil }}
+					sums[p], errs[p] = Tune(context.Background(), Config{Study: s, Store: st, Runner: fr, Workers: 2, Trials: 5, Worker: fmt.Sprintf("p%d", p)})
+				}()
+			}
+			wg.Wait()
+			for p, err := range errs {
+				if err != nil {
+					t.Fatalf("process %d: %v", p, err)
+				}
+				if len(sums[p].Trials) != 5 {
+					t.Errorf("process %d ran %d trials, want 5", p, len(sums[p].Trials))
+				}
+			}
+			st := openStore(t, dsn)
+			trials := trialsOf(t, st, name)
+			grid := 0
+			for _, tr := range trials {
+				if tr.State != "COMPLETE" {
+					t.Errorf("trial %d: %s %q", tr.Number, tr.State, tr.UserAttrs[AttrFailReason])
+				}
+				if len(tr.Intermediate) != 3 {
+					t.Errorf("trial %d: %d intermediate values", tr.Number, len(tr.Intermediate))
+				}
+				if _, ok := tr.SystemAttrs["grid_point"]; ok {
+					grid++
+				}
+			}
+			if len(trials) != 10 || grid != 5 {
+				t.Errorf("%d trials (%d from the grid), want 10 (5)", len(trials), grid)
+			}
+		})
 	}
 }
