@@ -15,7 +15,7 @@ import (
 
 // Fashion-MNIST normalisation constants: the mean and standard deviation
 // of all pixels (scaled to [0,1]) of the 60,000 training images, computed
-// by TestFashionMNISTDebian from Debian's files (0.286040, 0.353024).
+// by TestFashionDebian from Debian's files (0.286040, 0.353024).
 var (
 	fashionMean = []float32{0.2860}
 	fashionStd  = []float32{0.3530}

@@ -3,6 +3,7 @@ package data
 import (
 	"context"
 	"math"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -364,42 +365,48 @@ func benchSet(b *testing.B) *Set {
 	return train
 }
 
-// BenchmarkNext: one CIFAR-shaped batch of 128 with augmentation.
-func BenchmarkNext(b *testing.B) {
-	s := benchSet(b)
-	st := NewStream(s, 128, 1, true)
-	x, y, idx := make([]float32, 128*3072), make([]int, 128), make([]int, 128)
+// benchLoop runs f b.N times on one locked OS thread and reports, besides
+// the wall time, the thread's CPU time per op (cpu-ns/op), which stays
+// meaningful when other processes load the machine.
+func benchLoop(b *testing.B, f func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	b.ReportAllocs()
+	c0, ok := threadCPU()
 	b.ResetTimer()
 	for b.Loop() {
-		st.Next(x, y, idx)
+		f()
 	}
+	b.StopTimer()
+	if c1, _ := threadCPU(); ok {
+		b.ReportMetric(float64((c1-c0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
+}
+
+// BenchmarkNext: one CIFAR-shaped batch of 128 with augmentation.
+func BenchmarkNext(b *testing.B) {
+	st := NewStream(benchSet(b), 128, 1, true)
+	x, y, idx := make([]float32, 128*3072), make([]int, 128), make([]int, 128)
+	benchLoop(b, func() { st.Next(x, y, idx) })
 }
 
 // BenchmarkNextPlain: the same without augmentation.
 func BenchmarkNextPlain(b *testing.B) {
-	s := benchSet(b)
-	st := NewStream(s, 128, 1, false)
+	st := NewStream(benchSet(b), 128, 1, false)
 	x, y, idx := make([]float32, 128*3072), make([]int, 128), make([]int, 128)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		st.Next(x, y, idx)
-	}
+	benchLoop(b, func() { st.Next(x, y, idx) })
 }
 
-// BenchmarkSetBatch: an evaluation batch of 128.
+// BenchmarkSetBatch: evaluation batches of 128, in order.
 func BenchmarkSetBatch(b *testing.B) {
 	s := benchSet(b)
 	x, y := make([]float32, 128*3072), make([]int, 128)
-	b.ReportAllocs()
-	b.ResetTimer()
 	i := 0
-	for b.Loop() {
+	benchLoop(b, func() {
 		if s.Batch(i, 128, x, y) < 128 {
 			i = 0
 		} else {
 			i += 128
 		}
-	}
+	})
 }
