@@ -12,11 +12,13 @@ import (
 // FormatDescription writes d as a header line and a table of its
 // hyperparameters (name, type, default, valid values, doc), e.g.
 //
-//	lrsgd-r 1.0.0 (2 state vectors): LRSGD-R, geometric M_t
-//	  NAME   TYPE   DEFAULT  VALID     DOC
-//	  gamma  float  0.1      [0, 1]    P(M_t = K) = (1-gamma)^(K-1) gamma
+//	sgd 1.0.0, state vectors: 1 — SGD with momentum and coupled weight decay
+//	  NAME          TYPE   DEFAULT    VALID            DOC
+//	  preset        enum   reference  reference|paper  defaults of the other hyperparameters
+//	  momentum      float  0.9        [0, 0.9999]      momentum μ
+//	  ...
 func FormatDescription(w io.Writer, d optimizer.Description) error {
-	if _, err := fmt.Fprintf(w, "%s %s (%d state vectors): %s\n", d.Name, d.Version, d.StateVectors, d.Doc); err != nil {
+	if _, err := fmt.Fprintf(w, "%s %s, state vectors: %d — %s\n", d.Name, d.Version, d.StateVectors, d.Doc); err != nil {
 		return err
 	}
 	if len(d.Hyperparams) == 0 {

@@ -128,7 +128,7 @@ func TestListAndFormat(t *testing.T) {
 	}
 	for _, want := range []string{
 		"notplugin: refused: plugin \"notplugin\": " + filepath.Join(dir, "notplugin") + " is not an LRSGD optimizer plugin",
-		"[testplugin] toy 1.0.0 (2 state vectors): test optimizer",
+		"[testplugin] toy 1.0.0, state vectors: 2 — test optimizer",
 		"NAME TYPE DEFAULT VALID DOC",
 		"momentum float 0.9 [0, 1] heavy-ball momentum",
 		"lambda float 0.5 [0, +Inf] proximal weight",
