@@ -41,7 +41,7 @@ type State struct {
 	Seed   uint64 // the stream's seed (permutations and augmentation derive from it)
 	N      int    // size of the set the state belongs to (checked by SetState)
 	Pass   int    // current pass, from 0
-	Offset int    // draws already taken from the current pass
+	Offset int    // draws already taken from the current pass (N at a pass's end, before the next draw starts pass+1)
 }
 
 // NewStream returns a stream over s with the given batch size and seed,

@@ -115,7 +115,7 @@ func generateSynthetic(ctx context.Context, src Source) (train, test *Set, err e
 // larger one. Labels cycle 0..9, so classes are balanced.
 func synthSet(ctx context.Context, seed uint64, name string, split uint64, n int, templates [][]wave) (*Set, error) {
 	s := &Set{
-		Name: synthVersion[:len("synthetic")] + "/" + name, N: n, C: synthC, H: synthH, W: synthW, Classes: synthClasses,
+		Name: "synthetic/" + name, N: n, C: synthC, H: synthH, W: synthW, Classes: synthClasses,
 		Images: make([]uint8, n*synthC*synthH*synthW),
 		Labels: make([]uint8, n),
 		Mean:   append([]float32(nil), synthMean...),
