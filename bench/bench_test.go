@@ -6,10 +6,6 @@ import (
 	"testing"
 )
 
-// PeakGFLOPS is this machine's fp32 peak: 2 cores × 2 FMA pipes × 8 lanes
-// × 2 FLOP × 2.445 GHz (see docs/speed.md).
-const PeakGFLOPS = 156.5
-
 // BenchmarkStep measures one training step (forward, backward, SGD-momentum
 // update) of LeNet at batch 128 and 512 and the MLP at 128, with stock
 // Gorgonia ops and with host/ops.

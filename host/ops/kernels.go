@@ -126,3 +126,7 @@ func pool2Go(pre []float32, c, cs, wp, hy, wy int, bias []float32, relu bool, y 
 		}
 	}
 }
+
+// Kernels names the convolution kernels compiled into this binary and usable
+// on this CPU: "avx2-fma (C)" or "go".
+func Kernels() string { return kernelImpl() }

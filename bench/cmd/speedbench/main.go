@@ -1,0 +1,416 @@
+// Command speedbench measures training-step time of LeNet and the MLP with
+// stock Gorgonia ops, with host/ops, and with PyTorch (bench/torch_lenet.py
+// under Debian's python3-torch), interleaving several repeats of each in one
+// run, and writes a Markdown report to bench/results/<date>.md.
+//
+//	go run ./bench/cmd/speedbench [-repeats 5] [-steps 20] [-throughput]
+//
+// With -throughput it also measures steps per second across the machine for
+// one training on all cores versus one training per core (GOMAXPROCS=1
+// each), the question behind `tune --workers`.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lrsgd-lab/lrsgd/bench"
+	"github.com/lrsgd-lab/lrsgd/host/blas"
+	"github.com/lrsgd-lab/lrsgd/host/ops"
+)
+
+type config struct {
+	model string
+	batch int
+}
+
+func (c config) String() string { return fmt.Sprintf("%s b%d", c.model, c.batch) }
+
+func newNet(c config, fast bool) (*bench.Net, error) {
+	switch c.model {
+	case "lenet":
+		return bench.NewLeNet(c.batch, fast, 1)
+	case "mlp":
+		return bench.NewMLP(c.batch, fast, 1)
+	}
+	return nil, fmt.Errorf("unknown model %q, want lenet or mlp", c.model)
+}
+
+// goSteps builds a net, runs warmup steps, then times steps one by one.
+func goSteps(ctx context.Context, c config, fast bool, steps, warmup int) ([]float64, float64, error) {
+	net, err := newNet(c, fast)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer net.Close()
+	x, labels := bench.SyntheticBatch(rand.New(rand.NewPCG(1, 2)), net.InputSize(), c.batch)
+	if err := net.SetBatch(x, labels); err != nil {
+		return nil, 0, err
+	}
+	var ms []float64
+	for i := 0; i < warmup+steps; i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err
+		}
+		t0 := time.Now()
+		if _, err := net.Step(0.01, 0.9); err != nil {
+			return nil, 0, err
+		}
+		if i >= warmup {
+			ms = append(ms, float64(time.Since(t0).Microseconds())/1e3)
+		}
+	}
+	return ms, net.FLOPs, nil
+}
+
+// torch talks to torch_lenet.py --serve.
+type torch struct {
+	cmd     *exec.Cmd
+	in      io.WriteCloser
+	out     *bufio.Scanner
+	version string
+}
+
+type torchResult struct {
+	Ready    bool      `json:"ready"`
+	Torch    string    `json:"torch"`
+	Threads  int       `json:"threads"`
+	MedianMS float64   `json:"median_ms"`
+	MS       []float64 `json:"ms"`
+	Error    string    `json:"error"`
+}
+
+func startTorch(ctx context.Context, python, script string) (*torch, error) {
+	cmd := exec.CommandContext(ctx, python, script, "--serve")
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s %s: %w", python, script, err)
+	}
+	t := &torch{cmd: cmd, in: in, out: bufio.NewScanner(out)}
+	t.out.Buffer(make([]byte, 1<<20), 1<<20)
+	r, err := t.read()
+	if err != nil || !r.Ready {
+		t.close()
+		return nil, fmt.Errorf("%s %s did not start (is python3-torch installed?): %v", python, script, err)
+	}
+	t.version = fmt.Sprintf("PyTorch %s, %d threads", r.Torch, r.Threads)
+	return t, nil
+}
+
+func (t *torch) read() (torchResult, error) {
+	var r torchResult
+	if !t.out.Scan() {
+		if err := t.out.Err(); err != nil {
+			return r, err
+		}
+		return r, io.ErrUnexpectedEOF
+	}
+	if err := json.Unmarshal(t.out.Bytes(), &r); err != nil {
+		return r, fmt.Errorf("torch answer %q: %w", t.out.Text(), err)
+	}
+	if r.Error != "" {
+		return r, errors.New(r.Error)
+	}
+	return r, nil
+}
+
+func (t *torch) steps(c config, steps, warmup int) ([]float64, error) {
+	if _, err := fmt.Fprintf(t.in, "%s %d %d %d\n", c.model, c.batch, steps, warmup); err != nil {
+		return nil, err
+	}
+	r, err := t.read()
+	return r.MS, err
+}
+
+func (t *torch) close() {
+	t.in.Close()
+	t.cmd.Wait()
+}
+
+func median(x []float64) float64 {
+	s := slices.Clone(x)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func cpuModel() string {
+	out, err := exec.Command("lscpu").Output()
+	if err != nil {
+		return "unknown (lscpu failed)"
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "Model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+type row struct {
+	cfg                config
+	flops              float64
+	stock, fast, torch []float64 // per-repeat medians, ms
+}
+
+func main() {
+	repeats := flag.Int("repeats", 5, "repeats of every measurement, interleaved")
+	steps := flag.Int("steps", 20, "timed steps per repeat (stock Gorgonia gets a quarter, at least 3)")
+	warmup := flag.Int("warmup", 3, "untimed steps before each repeat")
+	configs := flag.String("configs", "lenet/128,lenet/512,mlp/128", "model/batch list")
+	stock := flag.Bool("stock", true, "also time stock Gorgonia ops")
+	python := flag.String("python", "/usr/bin/python3", "python with torch (Debian's python3-torch)")
+	script := flag.String("torch", "bench/torch_lenet.py", "PyTorch reference script; empty to skip")
+	outDir := flag.String("out", "bench/results", "folder for the Markdown report; empty to skip")
+	throughput := flag.Bool("throughput", false, "also compare 1 process on all cores with 1 process per core")
+	tpSteps := flag.Int("throughput-steps", 150, "steps per process in the throughput test")
+	child := flag.String("child", "", "internal: run MODEL/BATCH for -throughput-steps steps and exit")
+	peak := flag.Float64("peak", bench.PeakGFLOPS, "machine fp32 peak in GFLOP/s, for the share column")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if *child != "" {
+		c, err := parseConfig(*child)
+		if err == nil {
+			_, _, err = goSteps(ctx, c, true, *tpSteps, 0)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "speedbench child:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(ctx, *repeats, *steps, *warmup, *configs, *stock, *python, *script, *outDir, *throughput, *tpSteps, *peak); err != nil {
+		fmt.Fprintln(os.Stderr, "speedbench:", err)
+		os.Exit(1)
+	}
+}
+
+func parseConfig(s string) (config, error) {
+	m, b, ok := strings.Cut(strings.TrimSpace(s), "/")
+	n, err := strconv.Atoi(b)
+	if !ok || err != nil || n < 1 || (m != "lenet" && m != "mlp") {
+		return config{}, fmt.Errorf("config %q, want lenet/BATCH or mlp/BATCH", s)
+	}
+	return config{m, n}, nil
+}
+
+func run(ctx context.Context, repeats, steps, warmup int, configs string, stock bool, python, script, outDir string, throughput bool, tpSteps int, peak float64) error {
+	var rows []*row
+	for _, s := range strings.Split(configs, ",") {
+		c, err := parseConfig(s)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, &row{cfg: c})
+	}
+	loadBefore := loadavg()
+	start := time.Now()
+	var th *torch
+	torchInfo := "not run"
+	if script != "" {
+		var err error
+		if th, err = startTorch(ctx, python, script); err != nil {
+			return err
+		}
+		defer th.close()
+		torchInfo = th.version
+	}
+	stockSteps := max(3, steps/4)
+	for r := 0; r < repeats; r++ {
+		for _, rw := range rows {
+			fmt.Fprintf(os.Stderr, "repeat %d/%d %v: ", r+1, repeats, rw.cfg)
+			ms, flops, err := goSteps(ctx, rw.cfg, true, steps, warmup)
+			if err != nil {
+				return fmt.Errorf("%v fast: %w", rw.cfg, err)
+			}
+			rw.flops = flops
+			rw.fast = append(rw.fast, median(ms))
+			fmt.Fprintf(os.Stderr, "fast %.1f ms", median(ms))
+			if th != nil {
+				ms, err := th.steps(rw.cfg, steps, warmup)
+				if err != nil {
+					return fmt.Errorf("%v torch: %w", rw.cfg, err)
+				}
+				rw.torch = append(rw.torch, median(ms))
+				fmt.Fprintf(os.Stderr, ", torch %.1f ms", median(ms))
+			}
+			if stock {
+				ms, _, err := goSteps(ctx, rw.cfg, false, stockSteps, 1)
+				if err != nil {
+					return fmt.Errorf("%v stock: %w", rw.cfg, err)
+				}
+				rw.stock = append(rw.stock, median(ms))
+				fmt.Fprintf(os.Stderr, ", stock %.1f ms", median(ms))
+			}
+			fmt.Fprintln(os.Stderr)
+		}
+	}
+	var tp string
+	if throughput {
+		var err error
+		if tp, err = measureThroughput(ctx, tpSteps); err != nil {
+			return err
+		}
+	}
+	loadAfter := loadavg()
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Training-step benchmark, %s\n\n", start.Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "- Machine: %s, nproc %d (GOMAXPROCS %d); load average (1, 5, 15 min) %s before, %s after\n",
+		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), loadBefore, loadAfter)
+	fmt.Fprintf(&b, "- Go %s; GEMM %s; convolution kernels %s; %s\n", runtime.Version(), blas.Impl(), ops.Kernels(), torchInfo)
+	fmt.Fprintf(&b, "- Command: `%s`\n", strings.Join(os.Args, " "))
+	fmt.Fprintf(&b, "- One step = forward + backward + SGD-momentum update on a fixed synthetic batch. Each cell is the median over %d repeats of the median of %d timed steps (stock Gorgonia: %d) after %d warm-up steps; repeats of Go and PyTorch are interleaved.\n",
+		repeats, steps, stockSteps, warmup)
+	fmt.Fprintf(&b, "- GFLOP/s counts convolutions and matrix products only (forward, weight gradients, input gradients except the first layer's); peak %.1f GFLOP/s = 2 cores × 2 FMA pipes × 8 fp32 lanes × 2 FLOP × 2.445 GHz.\n\n", peak)
+	fmt.Fprintf(&b, "| model | batch | GFLOP/step | host/ops ms | PyTorch ms | stock Gorgonia ms | host/ops ÷ PyTorch | stock ÷ PyTorch | host/ops GFLOP/s (%% peak) | PyTorch GFLOP/s (%% peak) |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|\n")
+	cell := func(x []float64) string {
+		if len(x) == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.1f", median(x))
+	}
+	ratio := func(a, b []float64) string {
+		if len(a) == 0 || len(b) == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f×", median(a)/median(b))
+	}
+	rate := func(flops float64, x []float64) string {
+		if len(x) == 0 {
+			return "–"
+		}
+		g := flops / (median(x) / 1e3) / 1e9
+		return fmt.Sprintf("%.1f (%.0f%%)", g, 100*g/peak)
+	}
+	for _, rw := range rows {
+		fmt.Fprintf(&b, "| %s | %d | %.3f | %s | %s | %s | %s | %s | %s | %s |\n", rw.cfg.model, rw.cfg.batch, rw.flops/1e9,
+			cell(rw.fast), cell(rw.torch), cell(rw.stock), ratio(rw.fast, rw.torch), ratio(rw.stock, rw.torch),
+			rate(rw.flops, rw.fast), rate(rw.flops, rw.torch))
+	}
+	fmt.Fprintf(&b, "\nPer-repeat medians (ms):\n\n")
+	for _, rw := range rows {
+		fmt.Fprintf(&b, "- %v: host/ops %s; PyTorch %s; stock %s\n", rw.cfg, list(rw.fast), list(rw.torch), list(rw.stock))
+	}
+	if tp != "" {
+		b.WriteString("\n" + tp)
+	}
+	fmt.Print(b.String())
+	if outDir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(outDir, start.Format("2006-01-02T1504")+".md")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	fmt.Fprintln(os.Stderr, "wrote", path)
+	return nil
+}
+
+func list(x []float64) string {
+	if len(x) == 0 {
+		return "–"
+	}
+	s := make([]string, len(x))
+	for i, v := range x {
+		s[i] = fmt.Sprintf("%.1f", v)
+	}
+	return strings.Join(s, ", ")
+}
+
+// measureThroughput runs LeNet batch 128 with host/ops as child processes:
+// one with GOMAXPROCS = all cores, then one per core with GOMAXPROCS=1 at
+// the same time, and compares steps per second across the machine.
+func measureThroughput(ctx context.Context, steps int) (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	ncpu := runtime.NumCPU()
+	runMany := func(n, procs int) (time.Duration, error) {
+		t0 := time.Now()
+		var cmds []*exec.Cmd
+		for i := 0; i < n; i++ {
+			cmd := exec.CommandContext(ctx, self, "-child", "lenet/128", "-throughput-steps", strconv.Itoa(steps))
+			cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(procs))
+			cmd.Stderr = os.Stderr
+			if err := cmd.Start(); err != nil {
+				return 0, err
+			}
+			cmds = append(cmds, cmd)
+		}
+		for _, c := range cmds {
+			if err := c.Wait(); err != nil {
+				return 0, fmt.Errorf("throughput child: %w", err)
+			}
+		}
+		return time.Since(t0), nil
+	}
+	var one, many []float64
+	for r := 0; r < 3; r++ {
+		d1, err := runMany(1, ncpu)
+		if err != nil {
+			return "", err
+		}
+		dn, err := runMany(ncpu, 1)
+		if err != nil {
+			return "", err
+		}
+		one = append(one, float64(steps)/d1.Seconds())
+		many = append(many, float64(ncpu*steps)/dn.Seconds())
+		fmt.Fprintf(os.Stderr, "throughput repeat %d: 1×GOMAXPROCS=%d %.1f steps/s, %d×GOMAXPROCS=1 %.1f steps/s\n", r+1, ncpu, one[r], ncpu, many[r])
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Throughput for studies (LeNet, batch 128, host/ops, %d steps per process incl. graph build)\n\n", steps)
+	fmt.Fprintf(&b, "| layout | steps/s across the machine (median of 3) | per repeat |\n|---|---|---|\n")
+	fmt.Fprintf(&b, "| 1 process, GOMAXPROCS=%d | %.1f | %s |\n", ncpu, median(one), list(one))
+	fmt.Fprintf(&b, "| %d processes, GOMAXPROCS=1 each | %.1f | %s |\n", ncpu, median(many), list(many))
+	fmt.Fprintf(&b, "\nRatio (one per core ÷ one on all cores): %.2f×\n", median(many)/median(one))
+	return b.String(), nil
+}
