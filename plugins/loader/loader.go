@@ -47,7 +47,8 @@ const (
 	// EnvManifest is the environment variable that names the manifest.
 	EnvManifest = "LRSGD_PLUGIN_MANIFEST"
 	// DefaultRPCTimeout is the deadline of each RPC when Options.RPCTimeout
-	// is zero. Init gets InitTimeoutFactor times as long.
+	// is zero. Init gets InitTimeoutFactor times as long, and so does the
+	// start of the plugin process (at least 10 s).
 	DefaultRPCTimeout = 30 * time.Second
 	// InitTimeoutFactor multiplies the RPC deadline for Init, which maps and
 	// initialises all the vectors.

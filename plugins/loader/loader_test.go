@@ -351,7 +351,7 @@ func TestCrashMidStep(t *testing.T) {
 func TestHang(t *testing.T) {
 	dir := pluginDir(t, "testplugin")
 	opts, _ := testOptions(t, dir)
-	opts.RPCTimeout = 500 * time.Millisecond
+	opts.RPCTimeout = 2 * time.Second
 	ctx := context.Background()
 	t.Setenv("LRSGD_TEST_HANG_AT_STEP", "2")
 	o := open(t, "testplugin", opts)
@@ -361,7 +361,7 @@ func TestHang(t *testing.T) {
 	}
 	runSteps(t, o, b, 0, 2)
 	_, err = o.Step(ctx, optimizer.StepRequest{Step: 2, LR: 0.1})
-	want := fmt.Sprintf(`plugin "testplugin" (%s): step 2: no reply within 500ms (RPC deadline`, filepath.Join(dir, "testplugin"))
+	want := fmt.Sprintf(`plugin "testplugin" (%s): step 2: no reply within 2s (RPC deadline`, filepath.Join(dir, "testplugin"))
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("Step of a hung plugin: %v, want an error containing %q", err, want)
 	}

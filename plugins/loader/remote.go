@@ -23,6 +23,10 @@ import (
 	"github.com/lrsgd-lab/lrsgd/plugins/shm"
 )
 
+// minStartTimeout bounds from below how long a plugin may take to start
+// and complete the handshake, whatever the RPC deadline.
+const minStartTimeout = 10 * time.Second
+
 // remote is an optimizer running in a plugin process.
 type remote struct {
 	name, path string
@@ -77,7 +81,7 @@ func start(ctx context.Context, name string, opts Options) (_ *remote, err error
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           r.logger,
 		Stderr:           r.stderr,
-		StartTimeout:     r.timeout,
+		StartTimeout:     max(InitTimeoutFactor*r.timeout, minStartTimeout),
 	}
 	if pinned != nil {
 		cfg.SecureConfig = &plugin.SecureConfig{Checksum: pinned, Hash: sha256.New()}
