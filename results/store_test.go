@@ -113,9 +113,37 @@ func TestOpenUnreachablePostgresHidesPassword(t *testing.T) {
 			t.Errorf("error %q does not say the connection failed", msg)
 		}
 	}
+	// Malformed DSNs: the driver's parse errors quote the DSN.
+	for _, dsn := range []string{
+		"postgres://lrsgd:" + secret + "@host:notaport/lab",
+		"host=h password='" + secret + " port=5",
+	} {
+		_, err := Open(context.Background(), dsn)
+		if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "parse") {
+			t.Errorf("Open(malformed %s): err = %v; want a parse error without the password", MaskDSN(dsn), err)
+		}
+	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 0 {
 		t.Errorf("a failed PostgreSQL Open left files in the working folder: %v", entries)
+	}
+}
+
+// TestWrongPostgresPasswordHidden authenticates with a wrong password
+// against the test server: the error must say so without the password.
+func TestWrongPostgresPasswordHidden(t *testing.T) {
+	base := os.Getenv(EnvTestPostgres)
+	if base == "" || KindOf(base) != KindPostgres || strings.HasPrefix(base, "host=") {
+		t.Skipf("needs $%s in URL form", EnvTestPostgres)
+	}
+	const wrong = "Wr0ngPassw0rdXYZ"
+	i := strings.Index(base, "://") + 3
+	at := strings.LastIndex(base[:strings.IndexAny(base[i:]+"?", "?")+i], "@")
+	user, _, _ := strings.Cut(base[i:at], ":")
+	dsn := base[:i] + user + ":" + wrong + base[at:]
+	_, err := Open(context.Background(), dsn)
+	if err == nil || strings.Contains(err.Error(), wrong) || !strings.Contains(err.Error(), "password authentication failed") {
+		t.Errorf("Open with a wrong password: err = %v", err)
 	}
 }
 

@@ -64,8 +64,11 @@ func FileName(base, fig string) string {
 // Write draws the study's figures into PNG files named after base (see
 // FileName) and returns the files written. base must end in ".png".
 // Figures without data are drawn with a note in their title, except the
-// divergence figure, which is written only when a chosen trial has
-// divergence points.
+// divergence figure, which is written only when one of its trials has
+// divergence points (its trials: opt.Trials, or by default the first trial
+// of each plugin among those with a param_divergence metric when several
+// plugins ran, else the first eight such trials). The gap and hitting-time
+// figures need a parameter and are skipped for a study without any.
 func Write(ctx context.Context, s *results.Store, st *report.Study, base string, opt Options) ([]string, error) {
 	if !strings.EqualFold(filepath.Ext(base), ".png") {
 		return nil, fmt.Errorf("plot file %q: want a name ending in .png (figures go to NAME-%s.png, ...)", base, FigGap)
