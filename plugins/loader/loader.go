@@ -212,7 +212,7 @@ func checkFile(name, path, manifest string) ([]byte, error) {
 		}
 		var ok bool
 		if want, ok = sums[name]; !ok {
-			return nil, fmt.Errorf("plugin %q: %s is not listed in manifest %s; not started (add it with `sha256sum %s >> %s`)", name, path, manifest, name, manifest)
+			return nil, fmt.Errorf("plugin %q: %s is not listed in manifest %s; not started (add it with `sha256sum %s >> %s`)", name, path, manifest, path, manifest)
 		}
 	}
 	sum, cookie, err := scan(path, []byte(sdk.MagicCookieValue), want != nil)
