@@ -46,6 +46,8 @@ type StepInfo struct {
 	Eval *train.EvalPoint
 	// Done reports that the run's budget is spent (no further Step).
 	Done bool
+	// Diverged reports a NaN or Inf loss or parameter; the probe stops.
+	Diverged bool
 }
 
 // OpenFunc opens a Runner that trains on set. The probe calls it once for
@@ -105,6 +107,11 @@ type Point struct {
 
 // Result is the outcome of a probe.
 type Result struct {
+	// Status is "ok", or "diverged" when a run produced a NaN or Inf (the
+	// probe then stops at that step).
+	Status string `json:"status"`
+	// DivergedAt is the gradient evaluation at which a run diverged, or −1.
+	DivergedAt int64 `json:"diverged_at"`
 	// Replace is K (0 for the control).
 	Replace int `json:"replace"`
 	// ParamDivergence is the final ‖w − v‖, mean over the twins, and
@@ -130,9 +137,15 @@ type Result struct {
 	// Curve is the comparison at every evaluation, aggregated over twins.
 	Curve []Point `json:"curve"`
 	Twins []Twin  `json:"twins"`
-	// Reference is the S run's last evaluation (its own curve is the one a
-	// plain run of the same configuration produces).
-	Reference *train.EvalPoint `json:"reference,omitempty"`
+	// Reference is the S run's own result when its Runner reports one
+	// (the trainer's does): the S run trains on exactly the data of a
+	// plain run, so this is the result of the unprobed trial.
+	Reference *train.Result `json:"reference,omitempty"`
+}
+
+// resulter is implemented by Runners that summarise their run.
+type resulter interface {
+	Result(status string) train.Result
 }
 
 // Hooks let a caller observe and stop a probe.
@@ -229,7 +242,7 @@ func Run(ctx context.Context, cfg Config, open OpenFunc, hooks Hooks) (res Resul
 		members[k] = &member{name: name, run: r, losses: make([]float64, cfg.Test.N)}
 	}
 
-	res = Result{Replace: cfg.Replace, Runs: len(members)}
+	res = Result{Status: train.StatusOK, DivergedAt: -1, Replace: cfg.Replace, Runs: len(members)}
 	res.Twins = make([]Twin, len(trainIdx))
 	for k := range res.Twins {
 		res.Twins[k] = Twin{Index: trainIdx[k], TestIndex: testIdx[k], FirstDrawn: -1, FirstDiverged: -1}
@@ -252,6 +265,11 @@ func Run(ctx context.Context, cfg Config, open OpenFunc, hooks Hooks) (res Resul
 		}); err != nil {
 			return res, err
 		}
+		for _, m := range members {
+			if m.info.Diverged && res.DivergedAt < 0 {
+				res.Status, res.DivergedAt = train.StatusDiverged, m.info.GradEvals
+			}
+		}
 		for k, m := range members[1:] {
 			if m.info.GradEvals != ref.info.GradEvals || m.info.Done != ref.info.Done || (m.info.Eval == nil) != (ref.info.Eval == nil) {
 				return res, fmt.Errorf("stability: run on %s out of step with the S run: grad evals %d vs %d, done %v vs %v, eval %v vs %v",
@@ -266,7 +284,7 @@ func Run(ctx context.Context, cfg Config, open OpenFunc, hooks Hooks) (res Resul
 				tw.FirstDiverged = ref.info.GradEvals
 			}
 		}
-		if ref.info.Eval != nil {
+		if ref.info.Eval != nil && res.DivergedAt < 0 {
 			if err := parallel(ctx, par, members, func(ctx context.Context, m *member) error {
 				if err := m.run.TestLosses(ctx, m.losses); err != nil {
 					return fmt.Errorf("stability: test losses of the run on %s: %w", m.name, err)
@@ -282,11 +300,15 @@ func Run(ctx context.Context, cfg Config, open OpenFunc, hooks Hooks) (res Resul
 				}
 			}
 		}
-		if ref.info.Done {
+		if ref.info.Done || res.DivergedAt >= 0 {
 			break
 		}
 	}
 	res.WallSeconds = now().Sub(start).Seconds()
+	if r, ok := ref.run.(resulter); ok {
+		tr := r.Result(res.Status)
+		res.Reference = &tr
+	}
 	return res, nil
 }
 
@@ -319,8 +341,6 @@ func compare(res *Result, members []*member) Point {
 	res.EpsilonMean, res.EpsilonMax = agg.EpsilonMean, agg.EpsilonMax
 	res.GapS, res.GapSPrime = agg.GapS, agg.GapSPrime
 	res.GradEvals, res.OuterSteps = agg.GradEvals, agg.OuterSteps
-	e := *ref.info.Eval
-	res.Reference = &e
 	return agg
 }
 
