@@ -55,3 +55,36 @@ func BenchmarkConv(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkKernels times the convolution kernels alone on one sample of
+// LeNet's layers (L1/L2-resident data), single-threaded.
+func BenchmarkKernels(b *testing.B) {
+	for _, l := range []struct {
+		name                  string
+		c, h, w, o, kh, kw, n int
+	}{{"conv1", 3, 32, 32, 6, 5, 5, 0}, {"conv2", 6, 14, 14, 16, 5, 5, 0}} {
+		op := &convOp{nb: 1, c: l.c, h: l.h, w: l.w, o: l.o, kh: l.kh, kw: l.kw}
+		op.hp, op.wp = l.h, l.w
+		op.ho, op.wo = l.h-l.kh+1, l.w-l.kw+1
+		op.hy, op.wy = op.ho/2, op.wo/2
+		op.layout()
+		r := rand.New(rand.NewPCG(1, 1))
+		src := randF32(r, op.img)
+		w := randF32(r, op.o*op.k)
+		out := make([]float32, op.o*op.nw)
+		flop := 2 * float64(op.o*op.ho*op.wo*op.k)
+		b.Run(l.name+"/gemm", func(b *testing.B) {
+			for b.Loop() {
+				gatherGemm(op.o, op.nw, op.k, w, src, op.off, op.maxOff, out, op.nw)
+			}
+			b.ReportMetric(flop*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		dw := make([]float32, op.o*op.k)
+		b.Run(l.name+"/wgrad", func(b *testing.B) {
+			for b.Loop() {
+				gatherWgrad(op.o, op.nw, op.k, out, op.nw, src, op.off, op.maxOff, dw)
+			}
+			b.ReportMetric(flop*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

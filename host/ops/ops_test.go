@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -609,5 +610,32 @@ func TestStepDoesNotAllocate(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(20, sstep); n != 0 {
 		t.Errorf("SoftmaxCrossEntropy forward+backward: %v allocations per step, want 0", n)
+	}
+}
+
+// TestWorkersExitWithTheirOp checks that an op's worker goroutines end once
+// the graph holding it is garbage, so a process that builds a graph per
+// trial does not collect parked goroutines.
+func TestWorkersExitWithTheirOp(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	before := runtime.NumGoroutine()
+	func() {
+		for range 5 {
+			cc := convCases[0]
+			r := rand.New(rand.NewPCG(1, 2))
+			evalGraph(t, convLeaves(r, cc), fastConv(cc), nil2(r, cc), wrtFor(cc.dx))
+		}
+	}()
+	// Each conv op parks GOMAXPROCS−1 = 3 workers; a GC during the loop may
+	// already have ended earlier graphs', but not the last one's.
+	if started := runtime.NumGoroutine() - before; started < 3 {
+		t.Fatalf("%d goroutines above the baseline after the runs, want at least 3", started)
+	}
+	for i := 0; i < 50 && runtime.NumGoroutine() > before; i++ {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("%d goroutines after the graphs were dropped, %d before", n, before)
 	}
 }
