@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	binary     string // the train command, built once
+	pluginsDir string // sgd and lrsgd-r plugins, built once
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "train-cmd-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "train")
+	pluginsDir = filepath.Join(dir, "plugins")
+	builds := [][]string{
+		{"build", "-o", binary, "."},
+		{"build", "-o", filepath.Join(pluginsDir, "sgd"), "../../plugins/sgd"},
+		{"build", "-o", filepath.Join(pluginsDir, "lrsgd-r"), "../../plugins/lrsgd-r"},
+	}
+	for _, args := range builds {
+		if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "go %s: %v\n%s", strings.Join(args, " "), err, out)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func runTrain(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	default:
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), code
+}
+
+var quick = []string{"--dataset", "synthetic", "--train-size", "300", "--test-size", "100",
+	"--batch-size", "25", "--lr", "0.05", "--no-progress"}
+
+func lastJSON(t *testing.T, stdout string) map[string]any {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(stdout, "\n"), "\n")
+	var m map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &m); err != nil {
+		t.Fatalf("last stdout line is not a JSON object: %v\n%s", err, stdout)
+	}
+	return m
+}
+
+func TestJSONEndToEnd(t *testing.T) {
+	curve := filepath.Join(t.TempDir(), "curve.csv")
+	args := append([]string{"--optimizer", "lrsgd-r", "--set", "gamma=0.5", "--plugins-dir", pluginsDir,
+		"--epochs", "2", "--json", "--curve", curve}, quick...)
+	stdout, stderr, code := runTrain(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	m := lastJSON(t, stdout)
+	for _, k := range []string{"test_accuracy", "test_loss", "train_loss", "generalization_gap", "hitting_time_outer",
+		"hitting_time_grads", "grad_evals", "outer_steps", "step_ms_median", "wall_seconds", "optimizer", "model", "dataset", "seed"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("JSON lacks %q: %v", k, m)
+		}
+	}
+	// 300 images, batch 25: 12 outer steps an epoch; LRSGD-R draws M_t ≥ 1.
+	if m["outer_steps"] != 24.0 || !(m["grad_evals"].(float64) > 24) || m["status"] != "ok" || m["optimizer"] != "lrsgd-r" {
+		t.Errorf("outer_steps %v grad_evals %v status %v optimizer %v; want 24, more than 24, ok, lrsgd-r",
+			m["outer_steps"], m["grad_evals"], m["status"], m["optimizer"])
+	}
+	if gap := m["test_loss"].(float64) - m["train_loss"].(float64); gap != m["generalization_gap"].(float64) {
+		t.Errorf("generalization_gap %v, test − train loss %v", m["generalization_gap"], gap)
+	}
+	if !strings.Contains(stderr, "gradient evaluations") {
+		t.Errorf("no summary on stderr:\n%s", stderr)
+	}
+	b, err := os.ReadFile(curve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := strings.Count(string(b), "\n"); rows != 3 {
+		t.Errorf("curve CSV has %d lines, want a header and 2 evaluations:\n%s", rows, b)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--model", "lenet"}, "--optimizer: required"},
+		{[]string{"--optimizer", "sgd", "--model", "alexnet"}, `--model "alexnet": want one of lenet, mlp, resnet18, vgg16`},
+		{[]string{"--optimizer", "sgd", "--dataset", "mnist"}, `--dataset "mnist": want cifar10, fashion-mnist or synthetic`},
+		{[]string{"--optimizer", "sgd", "--batch-size", "0"}, "--batch-size 0: want at least 1"},
+		{[]string{"--optimizer", "sgd", "--batch-size", "many"}, `invalid argument "many" for "--batch-size"`},
+		{[]string{"--optimizer", "sgd", "--schedule", "cosine"}, `--schedule "cosine": want constant, step or every`},
+		{[]string{"--optimizer", "sgd", "--schedule", "step"}, "--schedule step needs --milestones"},
+		{[]string{"--optimizer", "sgd", "--set", "momentum"}, `--set "momentum": want key=value`},
+		{[]string{"--optimizer", "sgd", "--resume"}, "--resume needs --checkpoint"},
+		{[]string{"--optimizer", "sgd", "--bogus"}, "unknown flag: --bogus"},
+		{append([]string{"--optimizer", "sgd", "--plugins-dir", pluginsDir, "--set", "momentum=2"}, quick...), "momentum=\"2\": want a number in [0, 0.9999]"},
+		{append([]string{"--optimizer", "adamw", "--plugins-dir", pluginsDir}, quick...), "--optimizer adamw"},
+	}
+	for _, tc := range tests {
+		stdout, stderr, code := runTrain(t, tc.args...)
+		if code != exitBadInput || !strings.Contains(stderr, tc.want) || stdout != "" {
+			t.Errorf("train %s: exit %d, stderr %q, stdout %q; want exit %d and a message containing %q",
+				strings.Join(tc.args, " "), code, stderr, stdout, exitBadInput, tc.want)
+		}
+	}
+}
+
+// TestInterruptAndResume sends SIGINT mid-run: the command writes its
+// checkpoint and exits 130; --resume then continues from it.
+func TestInterruptAndResume(t *testing.T) {
+	ckpt := filepath.Join(t.TempDir(), "run.ckpt")
+	args := append([]string{"--optimizer", "sgd", "--plugins-dir", pluginsDir, "--checkpoint", ckpt, "--epochs", "100000"}, quick...)
+	cmd := exec.Command(binary, args...)
+	var e bytes.Buffer
+	cmd.Stderr = &e
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := os.Stat(ckpt); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("no checkpoint after 60 s\n%s", e.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("after SIGINT: %v, want exit %d\n%s", err, exitInterrupted, e.String())
+	}
+	if !strings.Contains(e.String(), "interrupted: checkpoint in "+ckpt) {
+		t.Errorf("stderr does not say where the checkpoint is:\n%s", e.String())
+	}
+	// Resume with a shorter run than already done: nothing more to train,
+	// the counters come from the checkpoint.
+	args = append([]string{"--optimizer", "sgd", "--plugins-dir", pluginsDir, "--checkpoint", ckpt, "--resume", "--epochs", "1", "--json"}, quick...)
+	stdout, stderr, code := runTrain(t, args...)
+	if code != 0 {
+		t.Fatalf("resume: exit %d\n%s", code, stderr)
+	}
+	m := lastJSON(t, stdout)
+	if !(m["outer_steps"].(float64) >= 12) || m["grad_evals"] != m["outer_steps"] || m["status"] != "ok" {
+		t.Errorf("resumed: outer_steps %v grad_evals %v status %v; want ≥ 12 (one epoch was done before the signal), equal, ok",
+			m["outer_steps"], m["grad_evals"], m["status"])
+	}
+}
