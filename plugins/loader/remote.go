@@ -134,8 +134,13 @@ func (r *remote) call(ctx context.Context, op string, timeout time.Duration, f f
 	st, _ := status.FromError(err)
 	switch {
 	case st.Code() == codes.Unavailable || r.client.Exited():
-		r.fail(fmt.Errorf("plugin process died (%s)", r.exitState()))
-		return fmt.Errorf("%s: plugin process died (%s)%s", prefix, r.exitState(), r.stderr.suffix())
+		state := r.exitState()
+		if state == "" {
+			r.fail(fmt.Errorf("lost the connection: %s", st.Message()))
+			return fmt.Errorf("%s: lost the connection to the plugin (%s); plugin stopped", prefix, st.Message())
+		}
+		r.fail(fmt.Errorf("plugin process died (%s)", state))
+		return fmt.Errorf("%s: plugin process died (%s)%s", prefix, state, r.stderr.suffix())
 	case ctx.Err() != nil:
 		r.fail(fmt.Errorf("%s cancelled: %w", op, ctx.Err()))
 		return fmt.Errorf("%s: %w; plugin stopped", prefix, ctx.Err())
@@ -149,18 +154,20 @@ func (r *remote) call(ctx context.Context, op string, timeout time.Duration, f f
 	}
 }
 
-// exitState describes how the process ended, e.g. "signal: killed".
+// exitState describes how the process ended, e.g. "signal: killed", or
+// returns "" if it is still running half a second after the connection
+// broke.
 func (r *remote) exitState() string {
 	for range 100 { // the wait status arrives shortly after the exit
 		if r.client.Exited() {
-			break
+			if r.cmd.ProcessState != nil {
+				return r.cmd.ProcessState.String()
+			}
+			return "exited"
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if r.client.Exited() && r.cmd.ProcessState != nil {
-		return r.cmd.ProcessState.String()
-	}
-	return "exited"
+	return ""
 }
 
 // fail records why the plugin is unusable and stops its process at once:
