@@ -155,10 +155,10 @@ func (r *remote) call(ctx context.Context, op string, timeout time.Duration, f f
 }
 
 // exitState describes how the process ended, e.g. "signal: killed", or
-// returns "" if it is still running half a second after the connection
+// returns "" if it is still running two seconds after the connection
 // broke.
 func (r *remote) exitState() string {
-	for range 100 { // the wait status arrives shortly after the exit
+	for range 400 { // the wait status arrives shortly after the exit
 		if r.client.Exited() {
 			if r.cmd.ProcessState != nil {
 				return r.cmd.ProcessState.String()
