@@ -88,9 +88,9 @@ type convOp struct {
 	y       *tensor.Dense
 
 	dpre   [][]float32 // per worker: lead, then o channels of nw values each followed by lead zeros
-	dwPart [][]float32
-	dbPart [][]float32
-	wT     []float32 // c × (o·kh·kw), flipped and transposed filters
+	dwPart []float32   // per sample: o·k filter gradient, summed in sample order after the pass
+	dbPart []float32   // per sample: o bias gradient
+	wT     []float32   // c × (o·kh·kw), flipped and transposed filters
 	dxpad  [][]float32
 	dW, db *tensor.Dense
 	dx     *tensor.Dense
@@ -104,6 +104,7 @@ type convOp struct {
 const (
 	phaseForward = iota
 	phaseBackward
+	phaseReduce // sum the per-sample filter and bias gradients, by element ranges
 )
 
 func (op *convOp) layout() {
@@ -159,13 +160,11 @@ func (op *convOp) ensureBackward() {
 	}
 	n := op.workers.n
 	op.dpre = make([][]float32, n)
-	op.dwPart = make([][]float32, n)
-	op.dbPart = make([][]float32, n)
 	for i := 0; i < n; i++ {
 		op.dpre[i] = make([]float32, op.o*op.stride+op.lead)
-		op.dwPart[i] = make([]float32, op.o*op.k)
-		op.dbPart[i] = make([]float32, op.o)
 	}
+	op.dwPart = make([]float32, op.nb*op.o*op.k)
+	op.dbPart = make([]float32, op.nb*op.o)
 	op.dW = newDense(make([]float32, op.o*op.k), op.o, op.c, op.kh, op.kw)
 	op.db = newDense(make([]float32, op.o), op.o)
 	if op.needDx {
@@ -218,17 +217,45 @@ func (op *convOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
 	}
 	op.ensure()
 	op.phase = phaseForward
-	op.workers.run(op, op.nb)
+	op.workers.runDynamic(op, op.nb)
 	op.cx, op.cw, op.cb = nil, nil, nil
 	return owned(op.y, op.yShape()), nil
 }
 
 func (op *convOp) run(worker, lo, hi int) {
-	for s := lo; s < hi; s++ {
-		if op.phase == phaseForward {
+	switch op.phase {
+	case phaseForward:
+		for s := lo; s < hi; s++ {
 			op.forward(worker, s)
-		} else {
+		}
+	case phaseBackward:
+		for s := lo; s < hi; s++ {
 			op.backward(worker, s)
+		}
+	case phaseReduce:
+		// Elements [lo, hi) of dW then db, each summed over the samples in
+		// order, so the result does not depend on the worker count.
+		nw, nbias := op.o*op.k, op.o
+		dW, db := op.dW.Float32s(), op.db.Float32s()
+		if wlo, whi := min(lo, nw), min(hi, nw); wlo < whi {
+			sum := dW[wlo:whi]
+			copy(sum, op.dwPart[wlo:whi])
+			for smp := 1; smp < op.nb; smp++ {
+				part := op.dwPart[smp*nw+wlo : smp*nw+whi]
+				for i, v := range part {
+					sum[i] += v
+				}
+			}
+		}
+		if blo, bhi := max(lo, nw)-nw, max(hi, nw)-nw; blo < bhi {
+			sum := db[blo:bhi]
+			copy(sum, op.dbPart[blo:bhi])
+			for smp := 1; smp < op.nb; smp++ {
+				part := op.dbPart[smp*nbias+blo : smp*nbias+bhi]
+				for i, v := range part {
+					sum[i] += v
+				}
+			}
 		}
 	}
 }
@@ -284,7 +311,9 @@ func (op *convOp) forward(worker, s int) {
 func (op *convOp) backward(worker, s int) {
 	dp := op.dpre[worker]
 	clear(dp)
-	db := op.dbPart[worker]
+	db := op.dbPart[s*op.o : (s+1)*op.o]
+	dw := op.dwPart[s*op.o*op.k : (s+1)*op.o*op.k]
+	clear(dw)
 	outN := op.hy * op.wy
 	dy := op.cdy[s*op.o*outN : (s+1)*op.o*outN]
 	for o := 0; o < op.o; o++ {
@@ -317,10 +346,10 @@ func (op *convOp) backward(worker, s int) {
 				}
 			}
 		}
-		db[o] += sum
+		db[o] = sum
 	}
 	src := op.source(s, false)
-	gatherWgrad(op.o, op.nw, op.k, dp[op.lead:], op.stride, src, op.off, op.maxOff, op.dwPart[worker])
+	gatherWgrad(op.o, op.nw, op.k, dp[op.lead:], op.stride, src, op.off, op.maxOff, dw)
 	if !op.needDx {
 		return
 	}
@@ -427,24 +456,10 @@ func (op *convBwdOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
 			}
 		}
 	}
-	chunks := f.workers.chunks(f.nb)
-	for w := 0; w < chunks; w++ {
-		clear(f.dwPart[w])
-		clear(f.dbPart[w])
-	}
 	f.phase = phaseBackward
-	f.workers.run(f, f.nb)
-	dW, db := f.dW.Float32s(), f.db.Float32s()
-	copy(dW, f.dwPart[0])
-	copy(db, f.dbPart[0])
-	for w := 1; w < chunks; w++ {
-		for i, v := range f.dwPart[w] {
-			dW[i] += v
-		}
-		for i, v := range f.dbPart[w] {
-			db[i] += v
-		}
-	}
+	f.workers.runDynamic(f, f.nb)
+	f.phase = phaseReduce
+	f.workers.run(f, f.o*f.k+f.o)
 	f.cx, f.cw, f.cy, f.cdy = nil, nil, nil, nil
 	return owned(f.dW, f.wShape()), nil
 }

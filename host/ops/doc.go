@@ -8,9 +8,12 @@
 // work as with Gorgonia's own ops. What differs is inside the ops:
 //
 //   - Work is split over the samples of the batch (or rows of a matrix)
-//     across runtime.GOMAXPROCS persistent worker goroutines owned by the op,
-//     in fixed contiguous chunks, so results are deterministic for a given
-//     GOMAXPROCS.
+//     across runtime.GOMAXPROCS persistent worker goroutines owned by the op.
+//     Convolutions hand samples out one at a time, so a descheduled worker
+//     does not stall the step, and keep per-sample filter gradients that are
+//     summed in sample order afterwards: their results are bit-identical for
+//     any GOMAXPROCS. Dense layers split rows in fixed chunks (deterministic
+//     for a given GOMAXPROCS).
 //   - Convolutions read the (padded) input in place through a table of tap
 //     offsets — an im2col whose rows are contiguous runs of the image, never
 //     written out — into AVX2/FMA kernels written in C (Go loops where cgo or

@@ -639,3 +639,28 @@ func TestWorkersExitWithTheirOp(t *testing.T) {
 		t.Fatalf("%d goroutines after the graphs were dropped, %d before", n, before)
 	}
 }
+
+// TestConv2DSameBitsAnyWorkerCount: the convolution's output and gradients
+// do not depend on GOMAXPROCS, bit for bit.
+func TestConv2DSameBitsAnyWorkerCount(t *testing.T) {
+	cc := convCases[2]
+	var first graphRun
+	for i, procs := range []int{1, 2, 3, 5} {
+		func() {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			r := rand.New(rand.NewPCG(8, 8))
+			got := evalGraph(t, convLeaves(r, cc), fastConv(cc), nil2(r, cc), wrtFor(cc.dx))
+			if i == 0 {
+				first = got
+				return
+			}
+			for j, name := range wrtNames(cc.dx) {
+				for k := range got.grads[j] {
+					if math.Float32bits(got.grads[j][k]) != math.Float32bits(first.grads[j][k]) {
+						t.Fatalf("GOMAXPROCS %d: gradient of %s[%d] = %v, with 1 worker %v", procs, name, k, got.grads[j][k], first.grads[j][k])
+					}
+				}
+			}
+		}()
+	}
+}

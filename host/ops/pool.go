@@ -3,6 +3,7 @@ package ops
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // task is work split into contiguous chunks [lo, hi) of items; worker is the
@@ -24,6 +25,9 @@ type pool struct {
 	n    int
 	jobs chan job
 	wg   sync.WaitGroup
+
+	// Shared queue of runDynamic.
+	next, total atomic.Int64
 }
 
 // newPool starts n−1 worker goroutines (n ≥ 1). They exit when the pool is
@@ -45,7 +49,11 @@ func (p *pool) work() {
 		if !ok {
 			return
 		}
-		j.t.run(j.worker, j.lo, j.hi)
+		if j.lo < 0 {
+			p.drain(j.t, j.worker)
+		} else {
+			j.t.run(j.worker, j.lo, j.hi)
+		}
 		p.wg.Done()
 	}
 }
@@ -64,4 +72,32 @@ func (p *pool) run(t task, n int) {
 	}
 	t.run(0, 0, n/c)
 	p.wg.Wait()
+}
+
+// runDynamic calls t.run(worker, i, i+1) for every i in [0, n), handing the
+// items out one at a time from a shared counter, so a worker that the OS
+// deschedules (other trainings, other processes) does not hold up the rest.
+// Which worker runs an item varies from step to step: t must make each
+// item's result independent of that (per-item output, per-worker scratch).
+func (p *pool) runDynamic(t task, n int) {
+	p.next.Store(0)
+	p.total.Store(int64(n))
+	c := p.chunks(n)
+	for w := 1; w < c; w++ {
+		p.wg.Add(1)
+		p.jobs <- job{t: t, worker: w, lo: -1}
+	}
+	p.drain(t, 0)
+	p.wg.Wait()
+}
+
+func (p *pool) drain(t task, worker int) {
+	total := p.total.Load()
+	for {
+		i := p.next.Add(1) - 1
+		if i >= total {
+			return
+		}
+		t.run(worker, int(i), int(i)+1)
+	}
 }
