@@ -4,6 +4,11 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/lrsgd-lab/lrsgd/host/data"
+	"github.com/lrsgd-lab/lrsgd/host/train"
+	"github.com/lrsgd-lab/lrsgd/plugins/blocks"
+	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
 )
 
 // lenetParams is LeNet's parameter count (62,006).
@@ -63,5 +68,35 @@ func BenchmarkLockstep(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkProbeCost compares one plain LeNet run (synthetic set, 2048
+// training and 512 test images, batch 64, one epoch, lrsgd-c so M = 10)
+// with the probe at K = 1 and K = 3, stepping one or two runs at a time.
+// Run with: go test ./host/stability -run XXX -bench ProbeCost -benchtime 2x
+func BenchmarkProbeCost(b *testing.B) {
+	tr, te, err := data.Load(context.Background(), data.Source{Dataset: data.Synthetic, TrainSize: 2048, TestSize: 512, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := train.Config{Model: "lenet", Train: tr, Test: te, Epochs: 0.25, BatchSize: 64, EvalEvery: 0.125, Seed: 1,
+		Schedule: train.Schedule{Kind: "constant", LR: 0.05}}
+	open := func(context.Context) (optimizer.Optimizer, error) { return blocks.NewLRSGDC(), nil }
+	b.Run("plain", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := train.Run(context.Background(), cfg, blocks.NewLRSGDC(), train.Hooks{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, c := range []struct{ k, par int }{{1, 1}, {1, 2}, {3, 1}, {3, 2}} {
+		b.Run(fmt.Sprintf("probe/K=%d/parallel=%d", c.k, c.par), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Probe(context.Background(), cfg, Config{Replace: c.k, Parallel: c.par}, open, Hooks{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

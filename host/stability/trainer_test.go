@@ -76,6 +76,11 @@ func TestTrainerControl(t *testing.T) {
 					t.Errorf("point %d: plain %+v, probe's S run %+v", i, p, q)
 				}
 			}
+			for i, p := range res.Curve {
+				if p.GradEvals != ref.Curve[i].GradEvals || p.OuterSteps != ref.Curve[i].OuterSteps {
+					t.Errorf("point %d: probe at %d/%d, S run's curve at %d/%d; want aligned", i, p.GradEvals, p.OuterSteps, ref.Curve[i].GradEvals, ref.Curve[i].OuterSteps)
+				}
+			}
 			if res.GradEvals != plain.GradEvals || res.OuterSteps != plain.OuterSteps {
 				t.Errorf("probe counts %d/%d, plain %d/%d", res.GradEvals, res.OuterSteps, plain.GradEvals, plain.OuterSteps)
 			}
@@ -123,6 +128,13 @@ func TestTrainerReplacement(t *testing.T) {
 				t.Errorf("index %d, %d grads (from %d on): %+v, want positive", tw.Index, p.GradEvals, want, p.Measure)
 			}
 		}
+	}
+	m := res.Metrics()
+	if m["param_divergence"] != res.ParamDivergence || m["epsilon_max"] != res.EpsilonMax || m["stability_replace"] != 2 || m["stability_runs"] != 3 {
+		t.Errorf("metrics %v disagree with the result", m)
+	}
+	if s := res.Summary(); !strings.Contains(s, "K = 2 replaced") || strings.Count(s, "first drawn at grad") != 2 {
+		t.Errorf("summary:\n%s", s)
 	}
 	if !(res.ParamDivergence > 0 && res.EpsilonMax >= res.EpsilonMean && res.EpsilonMean > 0) {
 		t.Errorf("summary %+v, want positive divergence and ε", res)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -430,4 +431,40 @@ func parallel(ctx context.Context, par int, ms []*member, f func(context.Context
 	}
 	wg.Wait()
 	return first
+}
+
+// Metrics returns the probe's summary as named numbers, for a trial's
+// metrics in the results store: param_divergence, param_divergence_max,
+// epsilon_mean, epsilon_max, stability_gap_s_prime (mean S′ gap; the S
+// run's gap is the trial's own generalization_gap), stability_replace (K)
+// and stability_runs.
+func (r Result) Metrics() map[string]float64 {
+	return map[string]float64{
+		"param_divergence":      r.ParamDivergence,
+		"param_divergence_max":  r.ParamDivergenceMax,
+		"epsilon_mean":          r.EpsilonMean,
+		"epsilon_max":           r.EpsilonMax,
+		"stability_gap_s_prime": r.GapSPrime,
+		"stability_replace":     float64(r.Replace),
+		"stability_runs":        float64(r.Runs),
+	}
+}
+
+// Summary is a short human-readable account of the probe.
+func (r Result) Summary() string {
+	var b strings.Builder
+	what := fmt.Sprintf("K = %d replaced indices", r.Replace)
+	if r.Replace == 0 {
+		what = "control (K = 0, identical data)"
+	}
+	fmt.Fprintf(&b, "stability probe: %s, %d runs, %d grad evals, %d outer steps, %.1f s, status %s\n",
+		what, r.Runs, r.GradEvals, r.OuterSteps, r.WallSeconds, r.Status)
+	fmt.Fprintf(&b, "  ‖w − v‖           mean %.6g  max %.6g\n", r.ParamDivergence, r.ParamDivergenceMax)
+	fmt.Fprintf(&b, "  |f(w;x) − f(v;x)|  mean %.6g  max %.6g\n", r.EpsilonMean, r.EpsilonMax)
+	fmt.Fprintf(&b, "  generalization gap S %.4f  S′ (mean) %.4f\n", r.GapS, r.GapSPrime)
+	for _, tw := range r.Twins {
+		fmt.Fprintf(&b, "  index %d ← test %d: first drawn at grad %d, diverged at %d, ‖w − v‖ %.6g, ε mean %.6g max %.6g\n",
+			tw.Index, tw.TestIndex, tw.FirstDrawn, tw.FirstDiverged, tw.Final.ParamDivergence, tw.Final.EpsilonMean, tw.Final.EpsilonMax)
+	}
+	return b.String()
 }
