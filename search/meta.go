@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -45,7 +46,8 @@ func environment() env { return env{commit: Commit(), machine: Machine()} }
 
 // Commit returns the git commit the binary was built from (the vcs.revision
 // build setting, with "+dirty" when the tree was modified), else the commit
-// of the git work tree around the working folder, else "".
+// of the git work tree around the working folder or around the executable
+// (bin/tune in the repository), else "".
 func Commit() string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		var rev, modified string
@@ -64,13 +66,21 @@ func Commit() string {
 			return rev
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "git", "rev-parse", "HEAD").Output()
-	if err != nil {
-		return ""
+	dirs := []string{""}
+	if exe, err := os.Executable(); err == nil {
+		dirs = append(dirs, filepath.Dir(exe))
 	}
-	return strings.TrimSpace(string(out))
+	for _, dir := range dirs {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		cmd := exec.CommandContext(ctx, "git", "rev-parse", "HEAD")
+		cmd.Dir = dir
+		out, err := cmd.Output()
+		cancel()
+		if err == nil {
+			return strings.TrimSpace(string(out))
+		}
+	}
+	return ""
 }
 
 // Machine describes this machine: host name, CPU model, logical CPUs,

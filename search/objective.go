@@ -55,9 +55,10 @@ func (t *tuner) runTrial(ctx context.Context, id int, worker string) (TrialRepor
 		beatWG.Wait()
 	}()
 
-	// Bookkeeping writes run even after ctx is cancelled.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
-	defer cancel()
+	// Bookkeeping writes run even after ctx is cancelled, so that an
+	// interrupted trial keeps its curve and is recorded consistently.
+	wctx := context.WithoutCancel(ctx)
+	endCtx := func() (context.Context, context.CancelFunc) { return context.WithTimeout(wctx, storeTimeout) }
 
 	trial := goptuna.Trial{Study: t.gs, ID: id}
 	_ = trial.SetUserAttr(AttrWorker, worker)
@@ -137,7 +138,10 @@ func (t *tuner) runTrial(ctx context.Context, id int, worker string) (TrialRepor
 	meta := out.Meta
 	fillMeta(&meta, spec, t.env)
 	if meta.Plugin != "" {
-		if err := t.store.PutRunMeta(wctx, meta); err != nil {
+		c, cancel := endCtx()
+		err := t.store.PutRunMeta(c, meta)
+		cancel()
+		if err != nil {
 			return rep, fmt.Errorf("trial %d: %w", rep.Number, err)
 		}
 	}
@@ -162,7 +166,9 @@ func (t *tuner) runTrial(ctx context.Context, id int, worker string) (TrialRepor
 	// COMPLETE.
 	metrics := resultMetrics(r)
 	rep.Metrics = metrics
-	if err := t.store.PutMetrics(wctx, id, metrics); err != nil {
+	c, cancel := endCtx()
+	defer cancel()
+	if err := t.store.PutMetrics(c, id, metrics); err != nil {
 		return rep, fmt.Errorf("trial %d: %w", rep.Number, err)
 	}
 	setMetricAttrs(&trial, metrics)
@@ -192,7 +198,9 @@ func (t *tuner) finishPruned(id int, rep *TrialReport, reason string, lastStep i
 	if r.GradEvals > 0 {
 		m := resultMetrics(r)
 		rep.Metrics = m
-		_ = t.store.PutMetrics(context.Background(), id, m)
+		c, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		_ = t.store.PutMetrics(c, id, m)
+		cancel()
 	}
 	if lastStep >= 0 {
 		rep.Value = lastVal

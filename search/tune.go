@@ -157,7 +157,9 @@ func Tune(ctx context.Context, cfg Config) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
+	t.mu.Lock()
 	t.progress = newProgress(cfg.Progress, cfg.Out, planned, s.Name)
+	t.mu.Unlock()
 
 	wctx, stopBG := context.WithCancel(ctx)
 	var bg sync.WaitGroup
@@ -172,7 +174,7 @@ func Tune(ctx context.Context, cfg Config) (Summary, error) {
 				return
 			case <-tick.C:
 				if err := t.recoverStale(wctx); err != nil && wctx.Err() == nil {
-					t.progress.line("warning: recovering stale trials: %v", err)
+					t.logf("warning: recovering stale trials: %v", err)
 				}
 			}
 		}
@@ -532,7 +534,7 @@ func (t *tuner) recoverStale(ctx context.Context) error {
 			t.mu.Lock()
 			t.recov = append(t.recov, n)
 			t.mu.Unlock()
-			t.progress.line("trial %d: %s: marked FAIL, parameters re-queued", n, ReasonStale)
+			t.logf("trial %d: %s: marked FAIL, parameters re-queued", n, ReasonStale)
 		}
 	}
 	return nil
@@ -578,6 +580,19 @@ func (t *tuner) failAndRequeue(id int, reason string) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// logf writes a line between the progress bar's redraws (or straight to
+// Out before the bar exists).
+func (t *tuner) logf(format string, args ...any) {
+	t.mu.Lock()
+	p := t.progress
+	t.mu.Unlock()
+	if p != nil {
+		p.line(format, args...)
+	} else if t.cfg.Out != nil {
+		fmt.Fprintf(t.cfg.Out, format+"\n", args...)
+	}
 }
 
 func (t *tuner) setReason(id int, reason string) error {

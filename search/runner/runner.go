@@ -32,6 +32,7 @@ type Options struct {
 // concurrent use: every Run starts its own plugin process.
 type Runner struct {
 	opts Options
+	data dataCache
 }
 
 var _ search.Runner = (*Runner)(nil)
@@ -69,9 +70,14 @@ func (r *Runner) Run(ctx context.Context, spec search.TrialSpec, report func(tra
 	for k, v := range spec.Hyperparams {
 		out.Meta.Extra["hp."+k] = v
 	}
-	res, dsum, err := trainTrial(ctx, spec, opt, train.Hooks{OnEval: report, Progress: r.opts.Progress})
+	res, dmeta, err := r.trainTrial(ctx, spec, opt, report)
 	out.Result = res
-	out.Meta.DatasetSHA256 = dsum
+	out.Meta.DatasetSHA256 = dmeta["dataset_sha256"]
+	for k, v := range dmeta {
+		if k != "dataset_sha256" {
+			out.Meta.Extra[k] = v
+		}
+	}
 	return out, err
 }
 

@@ -2,14 +2,93 @@ package runner
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"sync"
 
+	"github.com/lrsgd-lab/lrsgd/host/data"
 	"github.com/lrsgd-lab/lrsgd/host/train"
 	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
 	"github.com/lrsgd-lab/lrsgd/search"
 )
 
-// trainTrial is replaced by the call to train.Run when the trainer lands.
-func trainTrial(ctx context.Context, spec search.TrialSpec, opt optimizer.Optimizer, hooks train.Hooks) (train.Result, string, error) {
-	return train.Result{}, "", errors.New("PENDING: host/train.Run has not landed")
+// dataCache keeps the data sets loaded by earlier trials of the process:
+// every trial of a study reads the same subset, and CIFAR-10 takes a
+// while to read and validate. Sets are read-only once loaded.
+type dataCache struct {
+	mu      sync.Mutex
+	entries map[data.Source]*dataEntry
+}
+
+type dataEntry struct {
+	once        sync.Once
+	train, test *data.Set
+	err         error
+}
+
+func (c *dataCache) load(ctx context.Context, src data.Source) (*data.Set, *data.Set, error) {
+	c.mu.Lock()
+	if c.entries == nil {
+		c.entries = map[data.Source]*dataEntry{}
+	}
+	e, ok := c.entries[src]
+	if !ok {
+		e = &dataEntry{}
+		c.entries[src] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() { e.train, e.test, e.err = data.Load(ctx, src) })
+	if e.err != nil {
+		c.mu.Lock()
+		delete(c.entries, src) // let a later trial retry (e.g. after a cancelled load)
+		c.mu.Unlock()
+	}
+	return e.train, e.test, e.err
+}
+
+// source is the data set a trial trains on.
+func source(spec search.TrialSpec) data.Source {
+	seed := spec.Train.DataSeed
+	if seed == 0 {
+		seed = 1
+	}
+	return data.Source{Dataset: spec.Dataset, DataDir: spec.DataDir, TrainSize: spec.Train.TrainSize,
+		TestSize: spec.Train.TestSize, Seed: seed, NoDownload: true}
+}
+
+// trainConfig maps a trial to the trainer's configuration.
+func trainConfig(spec search.TrialSpec, trainSet, testSet *data.Set) train.Config {
+	augment := spec.Train.Augment
+	return train.Config{
+		Model: spec.Model, Data: source(spec), Train: trainSet, Test: testSet,
+		Optimizer: spec.Optimizer, Hyperparams: spec.Hyperparams,
+		Epochs: float64(spec.Train.Epochs), BudgetGrads: spec.Train.BudgetGrads, BatchSize: spec.Train.BatchSize,
+		Seed: spec.Train.Seed, Schedule: spec.Train.Schedule, EvalEvery: spec.Train.EvalEvery,
+		HitThreshold: spec.Train.HitThreshold, Augment: &augment,
+	}
+}
+
+// trainTrial loads the data (cached), runs the trainer and returns its
+// result and the data checksum.
+func (r *Runner) trainTrial(ctx context.Context, spec search.TrialSpec, opt optimizer.Optimizer, report func(train.EvalPoint) error) (train.Result, map[string]string, error) {
+	meta := map[string]string{}
+	trainSet, testSet, err := r.data.load(ctx, source(spec))
+	if err != nil {
+		return train.Result{}, meta, fmt.Errorf("load %s: %w", spec.Dataset, err)
+	}
+	h := sha256.Sum256([]byte(trainSet.Checksum + " " + testSet.Checksum))
+	meta["dataset_sha256"] = hex.EncodeToString(h[:])
+	meta["train_set"] = fmt.Sprintf("%s: %d images, sha256 %s", trainSet.Name, trainSet.N, trainSet.Checksum)
+	meta["test_set"] = fmt.Sprintf("%s: %d images, sha256 %s", testSet.Name, testSet.N, testSet.Checksum)
+	hooks := train.Hooks{Progress: r.opts.Progress, OnEval: func(p train.EvalPoint) error {
+		err := report(p)
+		if errors.Is(err, search.ErrPruned) {
+			return train.ErrPruned
+		}
+		return err
+	}}
+	res, err := train.Run(ctx, trainConfig(spec, trainSet, testSet), opt, hooks)
+	return res, meta, err
 }

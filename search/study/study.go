@@ -134,7 +134,11 @@ type Train struct {
 	// HitThreshold is the train loss that defines the hitting time.
 	HitThreshold float64 `yaml:"hit_threshold"`
 	Augment      bool    `yaml:"augment"`
-	Seed         uint64  `yaml:"seed"`
+	// Seed seeds the run: initialisation, optimizer draws, minibatches.
+	Seed uint64 `yaml:"seed"`
+	// DataSeed fixes the data subset (and the synthetic images) so that
+	// trials with different seeds see the same data (0 = 1).
+	DataSeed uint64 `yaml:"data_seed,omitempty"`
 }
 
 // Param is one entry of the search space.
