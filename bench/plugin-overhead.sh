@@ -27,31 +27,37 @@ echo "machine: ${model}, nproc $(nproc), $(go version | cut -d' ' -f3)"
 echo "load average (1/5/15 min): before ${load_before}, after ${load_after}"
 echo "command: ${cmd}"
 echo
-# Lines look like: BenchmarkStep/n=62006/plugin-2  50  473278 ns/op  524.06 MB/s  342098 median-ns/step
-awk '/^BenchmarkStep\// {
-	split($1, p, "/"); n = substr(p[2], 3); w = p[3]; sub(/-[0-9]+$/, "", w)
-	for (i = 2; i < NF; i++) if ($(i+1) == "median-ns/step") print n, w, $i
-}' "$raw" | sort -k1,1n -k2,2 -k3,3n | awk '
-function flush() {
-	if (key == "") return
-	med[key] = (c % 2) ? v[(c+1)/2] : (v[c/2] + v[c/2+1]) / 2
-	lo[key] = v[1]; hi[key] = v[c]
-}
-{
-	k = $1 " " $2
-	if (k != key) { flush(); key = k; c = 0; if (!($1 in seen)) { seen[$1] = 1; ns[++nn] = $1 } }
-	v[++c] = $3
-}
-END {
-	flush()
-	printf "| parameters | in-process, heap (ms/step) | in-process, shm layout (ms/step) | plugin (ms/step) | transport overhead: plugin − in-process shm | plugin − in-process heap |\n"
-	printf "|---:|---:|---:|---:|---:|---:|\n"
-	for (j = 1; j <= nn; j++) {
-		n = ns[j]; a = n " inprocess"; s = n " inprocess-shm"; b = n " plugin"
-		printf "| %d | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.3f ms = %.1f%% | %+.3f ms = %+.1f%% |\n", n,
-			med[a]/1e6, lo[a]/1e6, hi[a]/1e6, med[s]/1e6, lo[s]/1e6, hi[s]/1e6, med[b]/1e6, lo[b]/1e6, hi[b]/1e6,
-			(med[b]-med[s])/1e6, 100*(med[b]-med[s])/med[s], (med[b]-med[a])/1e6, 100*(med[b]-med[a])/med[a]
+# Lines look like:
+# BenchmarkStep/n=62006/plugin-2  50  552715 ns/op  448.74 MB/s  469047 median-cpu-ns/step  461352 median-ns/step
+table() { # $1: metric unit, $2: title
+	echo "$2"
+	echo
+	awk -v unit="$1" '/^BenchmarkStep\// {
+		split($1, p, "/"); n = substr(p[2], 3); w = p[3]; sub(/-[0-9]+$/, "", w)
+		for (i = 2; i < NF; i++) if ($(i+1) == unit) print n, w, $i
+	}' "$raw" | sort -k1,1n -k2,2 -k3,3n | awk '
+	function flush() {
+		if (key == "") return
+		med[key] = (c % 2) ? v[(c+1)/2] : (v[c/2] + v[c/2+1]) / 2
+		lo[key] = v[1]; hi[key] = v[c]
 	}
-	print ""
-	print "Each cell: median over repeats of the per-repeat median step time (min–max over repeats)."
-}'
+	{
+		k = $1 " " $2
+		if (k != key) { flush(); key = k; c = 0; if (!($1 in seen)) { seen[$1] = 1; ns[++nn] = $1 } }
+		v[++c] = $3
+	}
+	END {
+		flush()
+		printf "| parameters | in-process, heap (ms) | in-process, shm layout (ms) | plugin (ms) | transport overhead: plugin − in-process shm | plugin − in-process heap |\n"
+		printf "|---:|---:|---:|---:|---:|---:|\n"
+		for (j = 1; j <= nn; j++) {
+			n = ns[j]; a = n " inprocess"; s = n " inprocess-shm"; b = n " plugin"
+			printf "| %d | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %+.3f ms = %+.1f%% | %+.3f ms = %+.1f%% |\n", n,
+				med[a]/1e6, lo[a]/1e6, hi[a]/1e6, med[s]/1e6, lo[s]/1e6, hi[s]/1e6, med[b]/1e6, lo[b]/1e6, hi[b]/1e6,
+				(med[b]-med[s])/1e6, 100*(med[b]-med[s])/med[s], (med[b]-med[a])/1e6, 100*(med[b]-med[a])/med[a]
+		}
+	}'
+	echo
+}
+table median-ns/step "Wall time per step (median over repeats of each repeat's median; min–max over repeats):"
+table median-cpu-ns/step "CPU time per step, host process + plugin process (same statistics):"
