@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"strconv"
 	"strings"
@@ -102,11 +103,13 @@ func (t *tuner) runTrial(ctx context.Context, id int, worker string) (TrialRepor
 		lastVal  float64
 		prunedAt = -1
 	)
-	report := func(ep train.EvalPoint) error {
+	report := func(e Eval) error {
+		ep := e.EvalPoint
 		step++
 		if err := t.store.AddCurvePoints(wctx, results.CurvePoint{
 			TrialID: id, Epoch: ep.Epoch, OuterSteps: ep.OuterSteps, GradEvals: ep.GradEvals, LR: ep.LR,
 			TrainLoss: ep.TrainLoss, TrainAcc: ep.TrainAcc, TestLoss: ep.TestLoss, TestAcc: ep.TestAcc, Wall: ep.Wall,
+			ParamDivergence: e.ParamDivergence, EpsilonMean: e.EpsilonMean, EpsilonMax: e.EpsilonMax,
 		}); err != nil {
 			return fmt.Errorf("store curve point: %w", err)
 		}
@@ -153,18 +156,19 @@ func (t *tuner) runTrial(ctx context.Context, id int, worker string) (TrialRepor
 		return fail(ReasonInterrupted, true)
 	case pruned:
 		reason := fmt.Sprintf("pruned by the %s pruner at evaluation %d (%s = %.6g)", t.s.Pruner.Kind, prunedAt, t.inter, lastVal)
-		return t.finishPruned(id, &rep, reason, lastStep, lastVal, r)
+		return t.finishPruned(id, &rep, reason, lastStep, lastVal, r, out.Metrics)
 	case runErr != nil:
 		return fail(oneLine(runErr.Error()), false)
 	case r.Status == "diverged":
 		reason := fmt.Sprintf("diverged (NaN/Inf) at gradient evaluation %d", r.DivergedAt)
-		return t.finishPruned(id, &rep, reason, lastStep, lastVal, r)
+		return t.finishPruned(id, &rep, reason, lastStep, lastVal, r, out.Metrics)
 	case r.Status != "ok" && r.Status != "":
 		return fail(fmt.Sprintf("trainer status %q", r.Status), false)
 	}
 
 	// COMPLETE.
 	metrics := resultMetrics(r)
+	maps.Copy(metrics, out.Metrics)
 	rep.Metrics = metrics
 	c, cancel := endCtx()
 	defer cancel()
@@ -190,13 +194,14 @@ func (t *tuner) runTrial(ctx context.Context, id int, worker string) (TrialRepor
 // finishPruned records a pruned or diverged trial: PRUNED, the last
 // intermediate value as its value (as goptuna does), the reason, and the
 // metrics the run reached.
-func (t *tuner) finishPruned(id int, rep *TrialReport, reason string, lastStep int, lastVal float64, r train.Result) (TrialReport, error) {
+func (t *tuner) finishPruned(id int, rep *TrialReport, reason string, lastStep int, lastVal float64, r train.Result, extra map[string]float64) (TrialReport, error) {
 	rep.State, rep.Reason = goptuna.TrialStatePruned, reason
 	if err := t.setReason(id, reason); err != nil {
 		return *rep, err
 	}
 	if r.GradEvals > 0 {
 		m := resultMetrics(r)
+		maps.Copy(m, extra)
 		rep.Metrics = m
 		c, cancel := context.WithTimeout(context.Background(), storeTimeout)
 		_ = t.store.PutMetrics(c, id, m)

@@ -103,6 +103,16 @@ type TrialSpec struct {
 type Outcome struct {
 	Result train.Result
 	Meta   results.RunMeta
+	// Metrics are extra metrics stored with the trial's own (the stability
+	// probe's param_divergence, epsilon_mean, epsilon_max, ...).
+	Metrics map[string]float64
+}
+
+// Eval is one evaluation of a trial: the trainer's point and, with the
+// stability probe, the twins' comparison at that point.
+type Eval struct {
+	train.EvalPoint
+	ParamDivergence, EpsilonMean, EpsilonMax *float64
 }
 
 // Runner trains one trial. report must be called after every evaluation;
@@ -110,7 +120,7 @@ type Outcome struct {
 // and Run returns that error. Run stops at the next step when ctx is
 // cancelled.
 type Runner interface {
-	Run(ctx context.Context, spec TrialSpec, report func(train.EvalPoint) error) (Outcome, error)
+	Run(ctx context.Context, spec TrialSpec, report func(Eval) error) (Outcome, error)
 }
 
 // Store is what Tune needs of the result store (*results.Store has it).

@@ -42,7 +42,7 @@ func accuracyOf(spec TrialSpec) float64 {
 	return 0.6 - 0.1*math.Abs(math.Log(g/0.1))
 }
 
-func (f *fakeRunner) Run(ctx context.Context, spec TrialSpec, report func(train.EvalPoint) error) (Outcome, error) {
+func (f *fakeRunner) Run(ctx context.Context, spec TrialSpec, report func(Eval) error) (Outcome, error) {
 	f.mu.Lock()
 	f.specs = append(f.specs, spec)
 	f.mu.Unlock()
@@ -70,7 +70,7 @@ func (f *fakeRunner) Run(ctx context.Context, spec TrialSpec, report func(train.
 			out.Result = train.Result{Status: "diverged", DivergedAt: 45, GradEvals: 45, OuterSteps: 15}
 			return out, nil
 		}
-		if err := report(last); err != nil {
+		if err := report(Eval{EvalPoint: last}); err != nil {
 			out.Result = train.Result{Status: "pruned", GradEvals: last.GradEvals, OuterSteps: last.OuterSteps}
 			return out, err
 		}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
 
 	"github.com/lrsgd-lab/lrsgd/plugins/loader"
 	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
@@ -66,6 +67,7 @@ type options struct {
 	staleAfter time.Duration
 	noProgress bool
 	verbose    bool
+	dryRun     bool
 }
 
 func main() {
@@ -118,6 +120,7 @@ Exit status: 0 done, 1 failure while running, 2 bad input (nothing written),
 	f.DurationVar(&o.staleAfter, "stale-after", search.DefaultStaleAfter, "a RUNNING trial without a heartbeat for this long is taken for dead and re-queued")
 	f.BoolVar(&o.noProgress, "no-progress", false, "no progress bar on stderr")
 	f.BoolVar(&o.verbose, "verbose", false, "log plugin and trainer messages")
+	f.BoolVar(&o.dryRun, "dry-run", false, "check the study against the plugins, print it resolved with its grid, and stop (the store is not opened)")
 
 	root.AddCommand(&cobra.Command{
 		Use:   "studies",
@@ -222,6 +225,9 @@ func tune(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err := s.Check(ctx, describer(infos, lopts.Dir)); err != nil {
 		return badInput{fmt.Errorf("study %s: %w", s.Name, err)}
 	}
+	if o.dryRun {
+		return printResolved(stdout, s)
+	}
 	dsn := results.ResolveDSN(o.storage)
 	store, err := results.Open(ctx, dsn)
 	if err != nil {
@@ -248,6 +254,27 @@ func tune(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		search.WriteSummary(stdout, sum, s.Objective.Metric)
 	}
 	return err
+}
+
+// printResolved writes the study as it would run and its grid.
+func printResolved(w io.Writer, s *study.Study) error {
+	c := *s
+	c.Budgets = nil
+	b, err := yaml.Marshal(&c)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "# study %s from %s, budget %s, overrides %q\n%s", s.Name, s.Source, orNone(s.Budget), s.Sets, b)
+	pts, err := s.GridPoints()
+	if err != nil {
+		return err
+	}
+	total, _ := s.TotalTrials()
+	fmt.Fprintf(w, "# %d trials in all; %d grid points run first:\n", total, len(pts))
+	for i, p := range pts {
+		fmt.Fprintf(w, "#   %d: %s\n", i, s.FormatPoint(p))
+	}
+	return nil
 }
 
 func orNone(s string) string {

@@ -319,3 +319,41 @@ func TestInterruptExits130AndResumes(t *testing.T) {
 		t.Errorf("after resume: states %v", states)
 	}
 }
+
+// TestStabilityProbePerTrial asks for the probe (stability: {replace: 1})
+// and checks that the trial's curve and metrics carry its measurements.
+func TestStabilityProbePerTrial(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "p.db")
+	r := runTune(t, dir, append(tiny, "--storage", db, "--sampler", "grid", "--set", "grid={gamma: [0.2]}", "--set", "stability={replace: 1}")...)
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	trials := storeTrials(t, db, "gamma-sweep")
+	if len(trials) != 1 {
+		t.Fatalf("%d trials", len(trials))
+	}
+	checkComplete(t, db, trials, 2)
+	m := trials[0].Metrics
+	if m["stability_replace"] != 1 || m["stability_runs"] != 2 || !(m["param_divergence"] > 0) || !(m["epsilon_max"] >= m["epsilon_mean"]) {
+		t.Errorf("probe metrics %v", m)
+	}
+	st, err := results.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	curve, err := st.Curve(context.Background(), trials[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := curve[len(curve)-1]
+	if last.ParamDivergence == nil || *last.ParamDivergence != m["param_divergence"] || last.EpsilonMean == nil || *last.EpsilonMean != m["epsilon_mean"] {
+		t.Errorf("last curve point %+v, metrics %v", last, m)
+	}
+	// A pruner cannot stop the probe's twins: refused before anything runs.
+	r = runTune(t, dir, append(tiny, "--storage", filepath.Join(dir, "q.db"), "--set", "stability={replace: 1}", "--set", "pruner=median")...)
+	if r.code != exitBadInput || !strings.Contains(r.stderr, "cannot be pruned") {
+		t.Errorf("stability with a pruner: %s", r)
+	}
+}

@@ -41,7 +41,7 @@ var _ search.Runner = (*Runner)(nil)
 func New(opts Options) *Runner { return &Runner{opts: opts} }
 
 // Run trains one trial.
-func (r *Runner) Run(ctx context.Context, spec search.TrialSpec, report func(train.EvalPoint) error) (search.Outcome, error) {
+func (r *Runner) Run(ctx context.Context, spec search.TrialSpec, report func(search.Eval) error) (search.Outcome, error) {
 	var out search.Outcome
 	lopts := r.opts.Loader
 	if spec.PluginsDir != "" {
@@ -52,7 +52,11 @@ func (r *Runner) Run(ctx context.Context, spec search.TrialSpec, report func(tra
 	if err != nil {
 		return out, fmt.Errorf("start plugin %s: %w", spec.Optimizer, err)
 	}
-	defer opt.Close()
+	defer func() {
+		if opt != nil {
+			opt.Close()
+		}
+	}()
 	desc, err := opt.Describe(ctx)
 	if err != nil {
 		return out, fmt.Errorf("plugin %s: describe: %w", spec.Optimizer, err)
@@ -70,7 +74,17 @@ func (r *Runner) Run(ctx context.Context, spec search.TrialSpec, report func(tra
 	for k, v := range spec.Hyperparams {
 		out.Meta.Extra["hp."+k] = v
 	}
-	res, dmeta, err := r.trainTrial(ctx, spec, opt, report)
+	var (
+		res   train.Result
+		dmeta map[string]string
+	)
+	if spec.Stability != nil {
+		opt.Close() // the probe starts one plugin process per run
+		opt = nil
+		res, dmeta, out.Metrics, err = r.probe(ctx, spec, lopts, report)
+	} else {
+		res, dmeta, err = r.trainTrial(ctx, spec, opt, report)
+	}
 	out.Result = res
 	out.Meta.DatasetSHA256 = dmeta["dataset_sha256"]
 	for k, v := range dmeta {

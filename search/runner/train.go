@@ -9,7 +9,9 @@ import (
 	"sync"
 
 	"github.com/lrsgd-lab/lrsgd/host/data"
+	"github.com/lrsgd-lab/lrsgd/host/stability"
 	"github.com/lrsgd-lab/lrsgd/host/train"
+	"github.com/lrsgd-lab/lrsgd/plugins/loader"
 	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
 	"github.com/lrsgd-lab/lrsgd/search"
 )
@@ -72,7 +74,7 @@ func trainConfig(spec search.TrialSpec, trainSet, testSet *data.Set) train.Confi
 
 // trainTrial loads the data (cached), runs the trainer and returns its
 // result and the data checksum.
-func (r *Runner) trainTrial(ctx context.Context, spec search.TrialSpec, opt optimizer.Optimizer, report func(train.EvalPoint) error) (train.Result, map[string]string, error) {
+func (r *Runner) trainTrial(ctx context.Context, spec search.TrialSpec, opt optimizer.Optimizer, report func(search.Eval) error) (train.Result, map[string]string, error) {
 	meta := map[string]string{}
 	trainSet, testSet, err := r.data.load(ctx, source(spec))
 	if err != nil {
@@ -83,7 +85,7 @@ func (r *Runner) trainTrial(ctx context.Context, spec search.TrialSpec, opt opti
 	meta["train_set"] = fmt.Sprintf("%s: %d images, sha256 %s", trainSet.Name, trainSet.N, trainSet.Checksum)
 	meta["test_set"] = fmt.Sprintf("%s: %d images, sha256 %s", testSet.Name, testSet.N, testSet.Checksum)
 	hooks := train.Hooks{Progress: r.opts.Progress, OnEval: func(p train.EvalPoint) error {
-		err := report(p)
+		err := report(search.Eval{EvalPoint: p})
 		if errors.Is(err, search.ErrPruned) {
 			return train.ErrPruned
 		}
@@ -91,4 +93,47 @@ func (r *Runner) trainTrial(ctx context.Context, spec search.TrialSpec, opt opti
 	}}
 	res, err := train.Run(ctx, trainConfig(spec, trainSet, testSet), opt, hooks)
 	return res, meta, err
+}
+
+// probe runs the trial under the stability probe (twin runs on S and S′,
+// package host/stability): the S run is the trial itself, and every
+// evaluation is reported with the twins' divergence and ε at that point,
+// after the probe (its runs advance in lock step and cannot be pruned).
+func (r *Runner) probe(ctx context.Context, spec search.TrialSpec, lopts loader.Options, report func(search.Eval) error) (train.Result, map[string]string, map[string]float64, error) {
+	meta := map[string]string{}
+	trainSet, testSet, err := r.data.load(ctx, source(spec))
+	if err != nil {
+		return train.Result{}, meta, nil, fmt.Errorf("load %s: %w", spec.Dataset, err)
+	}
+	h := sha256.Sum256([]byte(trainSet.Checksum + " " + testSet.Checksum))
+	meta["dataset_sha256"] = hex.EncodeToString(h[:])
+	open := func(ctx context.Context) (optimizer.Optimizer, error) { return loader.Open(ctx, spec.Optimizer, lopts) }
+	pcfg := stability.Config{Replace: spec.Stability.Replace, Seed: spec.Train.Seed}
+	pres, err := stability.Probe(ctx, trainConfig(spec, trainSet, testSet), pcfg, open, stability.Hooks{})
+	if err != nil {
+		return train.Result{}, meta, nil, fmt.Errorf("stability probe: %w", err)
+	}
+	meta["stability"] = fmt.Sprintf("K=%d runs=%d status=%s", pres.Replace, pres.Runs, pres.Status)
+	if pres.Reference == nil {
+		return train.Result{}, meta, nil, errors.New("stability probe: no result of the S run")
+	}
+	res := *pres.Reference
+	if pres.Status == train.StatusDiverged && res.Status != train.StatusDiverged {
+		res.Status, res.DivergedAt = train.StatusDiverged, pres.DivergedAt
+	}
+	at := map[int64]stability.Point{}
+	for _, p := range pres.Curve {
+		at[p.GradEvals] = p
+	}
+	for _, ep := range res.Curve {
+		e := search.Eval{EvalPoint: ep}
+		if p, ok := at[ep.GradEvals]; ok {
+			d, em, ex := p.ParamDivergence, p.EpsilonMean, p.EpsilonMax
+			e.ParamDivergence, e.EpsilonMean, e.EpsilonMax = &d, &em, &ex
+		}
+		if err := report(e); err != nil {
+			return res, meta, pres.Metrics(), err
+		}
+	}
+	return res, meta, pres.Metrics(), nil
 }

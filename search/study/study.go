@@ -570,6 +570,9 @@ func (s *Study) validate() error {
 	if s.Stability != nil && s.Stability.Replace < 0 {
 		bad("stability.replace: %d, want >= 0", s.Stability.Replace)
 	}
+	if s.Stability != nil && s.Pruner.Kind != PrunerNone {
+		bad("stability: the probe runs its twins to the end; it cannot be pruned (set pruner: {kind: none})")
+	}
 	return errors.Join(errs...)
 }
 
