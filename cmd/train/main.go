@@ -350,7 +350,11 @@ func trainCmd(ctx context.Context, cmd *cobra.Command, o options, stdout, stderr
 		}
 	}
 	if o.storage != "" {
-		id, err := store(ctx, o, out, desc, cfg)
+		// The trial is filed even after Ctrl-C (as FAIL, status
+		// "interrupted"), so the writes must not see the cancellation.
+		sctx, cancel := storeContext(ctx)
+		id, err := store(sctx, o, out, desc, cfg)
+		cancel()
 		if err != nil {
 			return exitFailure, err
 		}
@@ -442,6 +446,16 @@ func writeCurve(path string, curve []train.EvalPoint) error {
 		return fmt.Errorf("--curve %s: %w", path, err)
 	}
 	return nil
+}
+
+// storeTimeout bounds the writes that file a run in the result store.
+const storeTimeout = 30 * time.Second
+
+// storeContext is ctx without its cancellation and with storeTimeout: a
+// run interrupted by Ctrl-C is still filed whole, and a second Ctrl-C
+// (swallowed by signal.NotifyContext) cannot cut the writes half-way.
+func storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 }
 
 // store files the run as a completed trial of study --study in the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lrsgd-lab/lrsgd/results"
 )
 
 var (
@@ -72,6 +75,39 @@ func lastJSON(t *testing.T, stdout string) map[string]any {
 		t.Fatalf("last stdout line is not a JSON object: %v\n%s", err, stdout)
 	}
 	return m
+}
+
+// storedTrial is a trial read back from the store, with its curve.
+type storedTrial struct {
+	results.Trial
+	curve []results.CurvePoint
+}
+
+// storedTrials reads back the trials of study from the SQLite file db.
+func storedTrials(t *testing.T, db, study string) []storedTrial {
+	t.Helper()
+	ctx := context.Background()
+	st, err := results.OpenExisting(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s, err := st.StudyByName(ctx, study)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trials, err := st.Trials(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]storedTrial, len(trials))
+	for i, tr := range trials {
+		out[i].Trial = tr
+		if out[i].curve, err = st.Curve(ctx, tr.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
 }
 
 func TestJSONEndToEnd(t *testing.T) {
@@ -139,8 +175,10 @@ func TestBadInput(t *testing.T) {
 // TestInterruptAndResume sends SIGINT mid-run: the command writes its
 // checkpoint and exits 130; --resume then continues from it.
 func TestInterruptAndResume(t *testing.T) {
-	ckpt := filepath.Join(t.TempDir(), "run.ckpt")
-	args := append([]string{"--optimizer", "sgd", "--plugins-dir", pluginsDir, "--checkpoint", ckpt, "--epochs", "100000"}, quick...)
+	dir := t.TempDir()
+	ckpt, db := filepath.Join(dir, "run.ckpt"), filepath.Join(dir, "store.db")
+	args := append([]string{"--optimizer", "sgd", "--plugins-dir", pluginsDir, "--checkpoint", ckpt, "--epochs", "100000",
+		"--storage", db}, quick...)
 	cmd := exec.Command(binary, args...)
 	var e bytes.Buffer
 	cmd.Stderr = &e
@@ -169,6 +207,12 @@ func TestInterruptAndResume(t *testing.T) {
 	}
 	if !strings.Contains(e.String(), "interrupted: checkpoint in "+ckpt) {
 		t.Errorf("stderr does not say where the checkpoint is:\n%s", e.String())
+	}
+	// The interrupted run is filed whole: FAIL, status "interrupted", its
+	// curve so far (at least the evaluation that wrote the checkpoint).
+	tr := storedTrials(t, db, "train")
+	if len(tr) != 1 || tr[0].State != "FAIL" || tr[0].Run == nil || tr[0].Run.Extra["status"] != "interrupted" || len(tr[0].curve) == 0 {
+		t.Errorf("store after SIGINT: %+v; want one FAIL trial with status interrupted and a curve", tr)
 	}
 	// Resume with a shorter run than already done: nothing more to train,
 	// the counters come from the checkpoint.
