@@ -6,9 +6,17 @@
 //	train --optimizer lrsgd-r --set gamma=0.2 --dataset synthetic --epochs 2 --json
 //	train --optimizer lrsgd-c --budget-grads 39100 --checkpoint run.ckpt   # Ctrl-C, then
 //	train --optimizer lrsgd-c --budget-grads 39100 --checkpoint run.ckpt --resume
+//	train --optimizer lrsgd-r --dataset synthetic --stability --replace 4 --json
 //
 // A progress bar and a final summary go to stderr; with --json the last
 // line of stdout is one JSON object with the run's metrics.
+//
+// --stability runs the stability probe (package host/stability): the run
+// on S — the trial itself — and, in lock-step with it, one twin per
+// replaced training index (--replace K, default 1; 0 is the control, twins
+// on identical data), each with its own plugin process. Its summary goes
+// to stderr, the divergence ‖w − v‖ and the empirical ε join the JSON
+// line, the metrics and the curve in the store.
 //
 // Exit status: 0 the run finished (its status, "ok" or "diverged", is in
 // the summary), 1 a failure while running, 2 bad input (flags, values,
@@ -23,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"os/signal"
@@ -39,6 +48,7 @@ import (
 
 	"github.com/lrsgd-lab/lrsgd/host/data"
 	"github.com/lrsgd-lab/lrsgd/host/models"
+	"github.com/lrsgd-lab/lrsgd/host/stability"
 	"github.com/lrsgd-lab/lrsgd/host/train"
 	"github.com/lrsgd-lab/lrsgd/plugins/blocks"
 	"github.com/lrsgd-lab/lrsgd/plugins/loader"
@@ -97,6 +107,29 @@ type options struct {
 	noProgress bool
 	noDownload bool
 	verbose    bool
+
+	stability   bool   // run the stability probe
+	replace     int    // K, the number of replaced indices
+	replaceSet  bool   // --replace was given
+	stabSeed    uint64 // seed of the replaced indices
+	stabSeedSet bool   // --stability-seed was given
+}
+
+// probeReplace is K: --replace, or 1 when only --stability was given.
+func (o options) probeReplace() int {
+	if o.replaceSet {
+		return o.replace
+	}
+	return 1
+}
+
+// probeSeed is the seed that chooses the replaced indices: --stability-seed,
+// else --seed.
+func (o options) probeSeed() uint64 {
+	if o.stabSeedSet {
+		return o.stabSeed
+	}
+	return o.seed
 }
 
 func main() {
@@ -122,6 +155,8 @@ counts (outer steps and gradient evaluations).`,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
+			o.replaceSet = cmd.Flags().Changed("replace")
+			o.stabSeedSet = cmd.Flags().Changed("stability-seed")
 			code, err = trainCmd(cmd.Context(), cmd, o, stdout, stderr)
 			return err
 		},
@@ -160,6 +195,9 @@ counts (outer steps and gradient evaluations).`,
 	f.StringVar(&o.curve, "curve", "", "write the evaluation curve to this file (.csv, else JSON)")
 	f.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint file, written after every evaluation, at the end and on Ctrl-C")
 	f.BoolVar(&o.resume, "resume", false, "continue from --checkpoint")
+	f.BoolVar(&o.stability, "stability", false, "run the stability probe: twins on S and on S with one sample replaced (K + 1 runs)")
+	f.IntVar(&o.replace, "replace", 1, "with --stability: K, the number of replaced training indices (0 = control: twins on identical data)")
+	f.Uint64Var(&o.stabSeed, "stability-seed", 0, "with --stability: seed that chooses the replaced indices and their replacements (default --seed)")
 	f.BoolVar(&o.noProgress, "no-progress", false, "no progress bar")
 	f.BoolVar(&o.verbose, "verbose", false, "show the plugins' log lines")
 	f.SortFlags = false
@@ -217,6 +255,16 @@ func (o options) config() (train.Config, map[string]string, error) {
 		return cfg, nil, bad("--train-eval-size %d: want ≥ 0", o.trainEval)
 	case !(o.hit > 0):
 		return cfg, nil, bad("--hit-threshold %v: want a positive loss", o.hit)
+	case o.replaceSet && !o.stability:
+		return cfg, nil, bad("--replace needs --stability")
+	case o.stabSeedSet && !o.stability:
+		return cfg, nil, bad("--stability-seed needs --stability")
+	case o.stability && o.replace < 0:
+		return cfg, nil, bad("--replace %d: want K ≥ 0 replaced indices (0 = the control, twins on identical data)", o.replace)
+	case o.stability && o.resume:
+		return cfg, nil, bad("--stability cannot be used with --resume: the probe's runs are not checkpointed")
+	case o.stability && o.checkpoint != "":
+		return cfg, nil, bad("--stability cannot be used with --checkpoint: the probe's K + 1 runs cannot share one checkpoint")
 	case o.resume && o.checkpoint == "":
 		return cfg, nil, bad("--resume needs --checkpoint FILE")
 	}
@@ -304,18 +352,26 @@ func trainCmd(ctx context.Context, cmd *cobra.Command, o options, stdout, stderr
 		level = hclog.Debug
 	}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "train", Level: level, Output: stderr})
-	opt, err := loader.Open(ctx, o.optimizer, loader.Options{Dir: loader.ResolveDir(o.pluginsDir),
-		Manifest: loader.ResolveManifest(o.manifest), Logger: logger, RPCTimeout: o.rpcTimeout})
+	lopts := loader.Options{Dir: loader.ResolveDir(o.pluginsDir),
+		Manifest: loader.ResolveManifest(o.manifest), Logger: logger, RPCTimeout: o.rpcTimeout}
+	opt, err := loader.Open(ctx, o.optimizer, lopts)
 	if err != nil {
 		return exitBadInput, badInput{fmt.Errorf("--optimizer %s: %w", o.optimizer, err)}
 	}
-	defer opt.Close()
+	defer opt.Close() // Close is idempotent
 	desc, err := opt.Describe(ctx)
 	if err != nil {
 		return exitFailure, fmt.Errorf("describe %s: %w", o.optimizer, err)
 	}
 	if _, err := blocks.ParseValues(desc.Hyperparams, hp); err != nil {
 		return exitBadInput, badInput{fmt.Errorf("--set for %s: %w", desc.Name, err)}
+	}
+	if o.stability {
+		// The probe opens one plugin process per run; this one has
+		// served to describe the optimizer and check the flags.
+		if err := opt.Close(); err != nil {
+			return exitFailure, fmt.Errorf("close %s: %w", o.optimizer, err)
+		}
 	}
 
 	// Load the data here, so that a missing or corrupt file is bad input.
@@ -328,6 +384,9 @@ func trainCmd(ctx context.Context, cmd *cobra.Command, o options, stdout, stderr
 			return exitInterrupted, err
 		}
 		return exitBadInput, badInput{fmt.Errorf("--dataset %s: %w", o.dataset, err)}
+	}
+	if o.stability {
+		return probeCmd(ctx, o, cfg, hp, desc, lopts, stdout, stderr)
 	}
 	hooks := train.Hooks{}
 	if !o.noProgress {
@@ -343,9 +402,9 @@ func trainCmd(ctx context.Context, cmd *cobra.Command, o options, stdout, stderr
 
 	out := output{Result: res, Optimizer: desc.Name, OptimizerVersion: desc.Version, Hyperparams: hp,
 		Model: o.model, Dataset: o.dataset, TrainSize: cfg.Train.N, TestSize: cfg.Test.N,
-		BatchSize: o.batch, Seed: o.seed, FastOps: o.fastOps && (o.model == "lenet" || o.model == "mlp")}
+		BatchSize: o.batch, Seed: o.seed, FastOps: fastOps(o)}
 	if o.curve != "" {
-		if err := writeCurve(o.curve, res.Curve); err != nil {
+		if err := writeCurve(o.curve, res.Curve, nil); err != nil {
 			return exitFailure, err
 		}
 	}
@@ -353,7 +412,7 @@ func trainCmd(ctx context.Context, cmd *cobra.Command, o options, stdout, stderr
 		// The trial is filed even after Ctrl-C (as FAIL, status
 		// "interrupted"), so the writes must not see the cancellation.
 		sctx, cancel := storeContext(ctx)
-		id, err := store(sctx, o, out, desc, cfg)
+		id, err := store(sctx, o, out, desc, cfg, nil)
 		cancel()
 		if err != nil {
 			return exitFailure, err
@@ -416,28 +475,60 @@ func hitString(r train.Result) string {
 }
 
 // writeCurve writes the curve as CSV (a .csv name) or as a JSON array.
-func writeCurve(path string, curve []train.EvalPoint) error {
+// With a probe's aligned points (stab, from alignProbe) every evaluation
+// also carries param_divergence, epsilon_mean and epsilon_max (empty in
+// CSV, absent in JSON, where the probe made no comparison).
+func writeCurve(path string, curve []train.EvalPoint, stab []*stability.Point) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("--curve: %w", err)
 	}
 	if strings.EqualFold(filepath.Ext(path), ".csv") {
 		w := csv.NewWriter(f)
-		w.Write([]string{"epoch", "outer_steps", "grad_evals", "lr", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "wall_seconds"})
+		head := []string{"epoch", "outer_steps", "grad_evals", "lr", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "wall_seconds"}
+		if stab != nil {
+			head = append(head, "param_divergence", "epsilon_mean", "epsilon_max")
+		}
+		w.Write(head)
 		g := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-		for _, p := range curve {
-			w.Write([]string{g(p.Epoch), strconv.FormatInt(p.OuterSteps, 10), strconv.FormatInt(p.GradEvals, 10), g(p.LR),
-				g(p.TrainLoss), g(p.TrainAcc), g(p.TestLoss), g(p.TestAcc), g(p.Wall)})
+		for i, p := range curve {
+			row := []string{g(p.Epoch), strconv.FormatInt(p.OuterSteps, 10), strconv.FormatInt(p.GradEvals, 10), g(p.LR),
+				g(p.TrainLoss), g(p.TrainAcc), g(p.TestLoss), g(p.TestAcc), g(p.Wall)}
+			if stab != nil {
+				if q := stab[i]; q != nil {
+					row = append(row, g(q.ParamDivergence), g(q.EpsilonMean), g(q.EpsilonMax))
+				} else {
+					row = append(row, "", "", "")
+				}
+			}
+			w.Write(row)
 		}
 		w.Flush()
 		err = w.Error()
 	} else {
 		enc := json.NewEncoder(f)
 		enc.SetIndent("", "  ")
-		if curve == nil {
-			curve = []train.EvalPoint{}
+		if stab == nil {
+			if curve == nil {
+				curve = []train.EvalPoint{}
+			}
+			err = enc.Encode(curve)
+		} else {
+			type point struct {
+				train.EvalPoint
+				ParamDivergence *float64 `json:"param_divergence,omitempty"`
+				EpsilonMean     *float64 `json:"epsilon_mean,omitempty"`
+				EpsilonMax      *float64 `json:"epsilon_max,omitempty"`
+			}
+			pts := make([]point, len(curve))
+			for i, p := range curve {
+				pts[i].EvalPoint = p
+				if q := stab[i]; q != nil {
+					pts[i].ParamDivergence, pts[i].EpsilonMean, pts[i].EpsilonMax = finitePtr(q.ParamDivergence), finitePtr(q.EpsilonMean), finitePtr(q.EpsilonMax)
+				}
+			}
+			err = enc.Encode(pts)
 		}
-		err = enc.Encode(curve)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -446,6 +537,35 @@ func writeCurve(path string, curve []train.EvalPoint) error {
 		return fmt.Errorf("--curve %s: %w", path, err)
 	}
 	return nil
+}
+
+// finitePtr returns &v, or nil for NaN and ±Inf (which JSON cannot hold).
+func finitePtr(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+// alignProbe returns, for every point of the reference curve, the probe's
+// comparison at the same evaluation, or nil where it made none. The two
+// curves are aligned index by index (host/stability records a comparison
+// at every evaluation of the S run) except after a divergence: the probe
+// stops comparing at the step where a run produced a NaN or Inf, while
+// the S run's trainer may have recorded that evaluation. So points are
+// matched by their step counts, not by position alone.
+func alignProbe(ref []train.EvalPoint, probe []stability.Point) []*stability.Point {
+	out := make([]*stability.Point, len(ref))
+	j := 0
+	for i, p := range ref {
+		for j < len(probe) && probe[j].GradEvals < p.GradEvals {
+			j++
+		}
+		if j < len(probe) && probe[j].GradEvals == p.GradEvals && probe[j].OuterSteps == p.OuterSteps {
+			out[i] = &probe[j]
+		}
+	}
+	return out
 }
 
 // storeTimeout bounds the writes that file a run in the result store.
@@ -458,31 +578,69 @@ func storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 }
 
-// store files the run as a completed trial of study --study in the
-// result store: its curve, metrics, run metadata and hyperparameters (as
-// trial user attributes "hp.KEY"); the trial's value is the test accuracy.
-func store(ctx context.Context, o options, out output, desc optimizer.Description, cfg train.Config) (int, error) {
+// probeRecord is what the stability probe adds to a stored trial.
+type probeRecord struct {
+	res  *stability.Result
+	seed uint64
+}
+
+// extras are the run metadata extras of a probed trial.
+func (p *probeRecord) extras() map[string]string {
+	return map[string]string{
+		"stability_replace": strconv.Itoa(p.res.Replace),
+		"stability_seed":    strconv.FormatUint(p.seed, 10),
+	}
+}
+
+// newTrial opens the store and creates a trial of study --study.
+func newTrial(ctx context.Context, o options) (*results.Store, int, error) {
 	st, err := results.Open(ctx, results.ResolveDSN(o.storage))
 	if err != nil {
-		return 0, fmt.Errorf("--storage: %w", err)
+		return nil, 0, fmt.Errorf("--storage: %w", err)
 	}
-	defer st.Close()
 	gs := st.Storage()
 	studyID, err := gs.GetStudyIDFromName(o.studyName)
 	if err != nil {
 		if studyID, err = gs.CreateNewStudy(o.studyName); err != nil {
-			return 0, fmt.Errorf("--storage: create study %s: %w", o.studyName, err)
+			st.Close()
+			return nil, 0, fmt.Errorf("--storage: create study %s: %w", o.studyName, err)
 		}
 	}
 	id, err := gs.CreateNewTrial(studyID)
 	if err != nil {
-		return 0, fmt.Errorf("--storage: new trial: %w", err)
+		st.Close()
+		return nil, 0, fmt.Errorf("--storage: new trial: %w", err)
 	}
+	return st, id, nil
+}
+
+// store files the run as a completed trial of study --study in the
+// result store: its curve, metrics, run metadata and hyperparameters (as
+// trial user attributes "hp.KEY"); the trial's value is the test accuracy.
+// With a probe (non-nil), out.Result is the probe's S run, and the curve
+// points also carry the twins' divergence and ε, the metrics the probe's.
+// The trial's state is set last: a trial left RUNNING was cut off while
+// being filed.
+func store(ctx context.Context, o options, out output, desc optimizer.Description, cfg train.Config, probe *probeRecord) (int, error) {
+	st, id, err := newTrial(ctx, o)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	gs := st.Storage()
 	r := out.Result
+	var stab []*stability.Point
+	if probe != nil {
+		stab = alignProbe(r.Curve, probe.res.Curve)
+	}
 	pts := make([]results.CurvePoint, len(r.Curve))
 	for i, p := range r.Curve {
 		pts[i] = results.CurvePoint{TrialID: id, Epoch: p.Epoch, OuterSteps: p.OuterSteps, GradEvals: p.GradEvals, LR: p.LR,
 			TrainLoss: p.TrainLoss, TrainAcc: p.TrainAcc, TestLoss: p.TestLoss, TestAcc: p.TestAcc, Wall: p.Wall}
+		if stab != nil && stab[i] != nil {
+			q := stab[i]
+			pts[i].ParamDivergence, pts[i].EpsilonMean, pts[i].EpsilonMax = &q.ParamDivergence, &q.EpsilonMean, &q.EpsilonMax
+		}
 	}
 	if err := st.AddCurvePoints(ctx, pts...); err != nil {
 		return 0, fmt.Errorf("--storage: curve: %w", err)
@@ -495,14 +653,17 @@ func store(ctx context.Context, o options, out output, desc optimizer.Descriptio
 		results.MetricGradEvals: float64(r.GradEvals), results.MetricOuterSteps: float64(r.OuterSteps),
 		results.MetricEpochs: r.Epochs, results.MetricStepMsMedian: r.StepMsMedian, results.MetricWallSeconds: r.WallSeconds,
 	}
+	if probe != nil {
+		maps.Copy(metrics, probe.res.Metrics())
+	}
 	if err := st.PutMetrics(ctx, id, metrics); err != nil {
 		return 0, fmt.Errorf("--storage: metrics: %w", err)
 	}
-	host, _ := os.Hostname()
-	meta := results.RunMeta{TrialID: id, Plugin: desc.Name, PluginVersion: desc.Version, Dataset: o.dataset,
-		DatasetSHA256: cfg.Train.Checksum, Model: o.model, Seed: o.seed, Machine: host,
-		Extra: map[string]string{"status": r.Status, "batch_size": strconv.Itoa(o.batch), "fast_ops": strconv.FormatBool(out.FastOps)}}
-	if err := st.PutRunMeta(ctx, meta); err != nil {
+	extra := map[string]string{"status": r.Status, "batch_size": strconv.Itoa(o.batch), "fast_ops": strconv.FormatBool(out.FastOps)}
+	if probe != nil {
+		maps.Copy(extra, probe.extras())
+	}
+	if err := st.PutRunMeta(ctx, runMeta(id, o, desc, cfg, extra)); err != nil {
 		return 0, fmt.Errorf("--storage: run metadata: %w", err)
 	}
 	for k, v := range out.Hyperparams {
@@ -519,6 +680,44 @@ func store(ctx context.Context, o options, out output, desc optimizer.Descriptio
 	}
 	return id, nil
 }
+
+// storeInterruptedProbe files a stability probe stopped by Ctrl-C: a FAIL
+// trial with its run metadata (status "interrupted") and hyperparameters.
+// No curve and no metrics: an interrupted probe returns no result of its
+// S run, and the twins' comparison so far is not a final one.
+func storeInterruptedProbe(ctx context.Context, o options, hp map[string]string, desc optimizer.Description, cfg train.Config, probe *probeRecord) (int, error) {
+	st, id, err := newTrial(ctx, o)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	gs := st.Storage()
+	extra := map[string]string{"status": train.StatusInterrupted, "batch_size": strconv.Itoa(o.batch),
+		"fast_ops": strconv.FormatBool(fastOps(o))}
+	maps.Copy(extra, probe.extras())
+	if err := st.PutRunMeta(ctx, runMeta(id, o, desc, cfg, extra)); err != nil {
+		return 0, fmt.Errorf("--storage: run metadata: %w", err)
+	}
+	for k, v := range hp {
+		if err := gs.SetTrialUserAttr(id, "hp."+k, v); err != nil {
+			return 0, fmt.Errorf("--storage: hyperparameter %s: %w", k, err)
+		}
+	}
+	if err := gs.SetTrialState(id, goptuna.TrialStateFail); err != nil {
+		return 0, fmt.Errorf("--storage: state: %w", err)
+	}
+	return id, nil
+}
+
+// runMeta is the run metadata of trial id.
+func runMeta(id int, o options, desc optimizer.Description, cfg train.Config, extra map[string]string) results.RunMeta {
+	host, _ := os.Hostname()
+	return results.RunMeta{TrialID: id, Plugin: desc.Name, PluginVersion: desc.Version, Dataset: o.dataset,
+		DatasetSHA256: cfg.Train.Checksum, Model: o.model, Seed: o.seed, Machine: host, Extra: extra}
+}
+
+// fastOps reports whether the run uses host/ops' fused operators.
+func fastOps(o options) bool { return o.fastOps && (o.model == "lenet" || o.model == "mlp") }
 
 // goptunaState maps a run's status to a trial state: ok → complete,
 // pruned → pruned, diverged and interrupted → fail.
