@@ -59,5 +59,32 @@ table() { # $1: metric unit, $2: title
 	}'
 	echo
 }
+# Summary: the round trip alone (plugin wall time minus the plugin's own
+# time in the update, per step) against the update's in-process cost.
+echo "Round trip per step (median over repeats of each repeat's median of plugin wall − plugin-side update time):"
+echo
+awk '/^BenchmarkStep\// {
+	split($1, p, "/"); n = substr(p[2], 3); w = p[3]; sub(/-[0-9]+$/, "", w)
+	for (i = 2; i < NF; i++) {
+		if ($(i+1) == "median-ns/step") print n, w, $i
+		if ($(i+1) == "median-rpc-ns/step") print n, "rpc", $i
+	}
+}' "$raw" | sort -k1,1n -k2,2 -k3,3n | awk '
+function flush() { if (key != "") med[key] = (c % 2) ? v[(c+1)/2] : (v[c/2] + v[c/2+1]) / 2 }
+{
+	k = $1 " " $2
+	if (k != key) { flush(); key = k; c = 0; if (!($1 in seen)) { seen[$1] = 1; ns[++nn] = $1 } }
+	v[++c] = $3
+}
+END {
+	flush()
+	printf "| parameters | update in-process, heap (ms) | update in-process, shm layout (ms) | round trip (ms) | round trip / in-process heap | round trip / in-process shm |\n"
+	printf "|---:|---:|---:|---:|---:|---:|\n"
+	for (j = 1; j <= nn; j++) {
+		n = ns[j]; a = med[n " inprocess"]; s = med[n " inprocess-shm"]; r = med[n " rpc"]
+		printf "| %d | %.3f | %.3f | %.3f | %.1f%% | %.1f%% |\n", n, a/1e6, s/1e6, r/1e6, 100*r/a, 100*r/s
+	}
+}'
+echo
 table median-ns/step "Wall time per step (median over repeats of each repeat's median; min–max over repeats):"
 table median-cpu-ns/step "CPU time per step, host process + plugin process (same statistics):"

@@ -31,7 +31,10 @@ import (
 // plugin − inprocess is what a caller sees. ns/op is the mean step time,
 // median-ns/step the median, which bench/plugin-overhead.sh reports, and
 // median-cpu-ns/step the median CPU time the step costs this process plus
-// the plugin process (a measure less sensitive to a loaded machine).
+// the plugin process (a measure less sensitive to a loaded machine), and
+// for the plugin median-rpc-ns/step, the median of each step's wall time
+// minus the time the plugin spent inside the optimizer's Step (reported in
+// StepResponse.compute_nanos): the round trip alone.
 // Refilling the gradient between steps is not timed. Run it with a fixed
 // -benchtime (e.g. 50x).
 func BenchmarkStep(b *testing.B) {
@@ -98,8 +101,10 @@ func benchStep(b *testing.B, n int, where string) {
 		}
 		return sum
 	}
+	rem, _ := opt.(*remote)
 	times := make([]time.Duration, 0, b.N)
 	cpus := make([]time.Duration, 0, b.N)
+	rpcs := make([]time.Duration, 0, b.N) // plugin: wall time minus the plugin's time in the update
 	b.SetBytes(int64(4 * n))
 	b.ResetTimer()
 	b.StopTimer()
@@ -116,10 +121,16 @@ func benchStep(b *testing.B, n int, where string) {
 		b.StopTimer()
 		times = append(times, t1.Sub(t0))
 		cpus = append(cpus, c1-c0)
+		if rem != nil {
+			rpcs = append(rpcs, t1.Sub(t0)-rem.lastCompute)
+		}
 		step++
 	}
 	b.ReportMetric(float64(median(times).Nanoseconds()), "median-ns/step")
 	b.ReportMetric(float64(median(cpus).Nanoseconds()), "median-cpu-ns/step")
+	if rem != nil {
+		b.ReportMetric(float64(median(rpcs).Nanoseconds()), "median-rpc-ns/step")
+	}
 }
 
 func median(d []time.Duration) time.Duration {

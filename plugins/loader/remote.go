@@ -39,9 +39,10 @@ type remote struct {
 	memfd      *os.File
 	desc       optimizer.Description
 
-	mapping *shm.Mapping
-	failed  error // set when the process was stopped after a failure
-	closed  bool
+	mapping     *shm.Mapping
+	lastCompute time.Duration // time the plugin spent in the last Step's update
+	failed      error         // set when the process was stopped after a failure
+	closed      bool
 }
 
 // start checks and launches the plugin, then asks it to describe itself.
@@ -244,7 +245,7 @@ func (r *remote) Step(ctx context.Context, req optimizer.StepRequest) (optimizer
 	var res optimizer.StepResult
 	err := r.call(ctx, fmt.Sprintf("step %d", req.Step), r.timeout, func(ctx context.Context) error {
 		var err error
-		res, err = r.rpc.Step(ctx, req)
+		res, r.lastCompute, err = r.rpc.StepTimed(ctx, req)
 		return err
 	})
 	return res, err

@@ -540,11 +540,14 @@ func (x *StepRequest) GetLr() float64 {
 }
 
 type StepResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	OuterEnded    bool                   `protobuf:"varint,1,opt,name=outer_ended,json=outerEnded,proto3" json:"outer_ended,omitempty"`
-	Inner         int32                  `protobuf:"varint,2,opt,name=inner,proto3" json:"inner,omitempty"`
-	Outer         int64                  `protobuf:"varint,3,opt,name=outer,proto3" json:"outer,omitempty"`
-	M             int32                  `protobuf:"varint,4,opt,name=m,proto3" json:"m,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	OuterEnded bool                   `protobuf:"varint,1,opt,name=outer_ended,json=outerEnded,proto3" json:"outer_ended,omitempty"`
+	Inner      int32                  `protobuf:"varint,2,opt,name=inner,proto3" json:"inner,omitempty"`
+	Outer      int64                  `protobuf:"varint,3,opt,name=outer,proto3" json:"outer,omitempty"`
+	M          int32                  `protobuf:"varint,4,opt,name=m,proto3" json:"m,omitempty"`
+	// compute_nanos is the time the plugin spent inside the optimizer's Step,
+	// so that the host can tell the update's cost from the transport's.
+	ComputeNanos  int64 `protobuf:"varint,5,opt,name=compute_nanos,json=computeNanos,proto3" json:"compute_nanos,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -603,6 +606,13 @@ func (x *StepResponse) GetOuter() int64 {
 func (x *StepResponse) GetM() int32 {
 	if x != nil {
 		return x.M
+	}
+	return 0
+}
+
+func (x *StepResponse) GetComputeNanos() int64 {
+	if x != nil {
+		return x.ComputeNanos
 	}
 	return 0
 }
@@ -883,13 +893,14 @@ const file_optimizer_proto_rawDesc = "" +
 	"\fInitResponse\"1\n" +
 	"\vStepRequest\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\x03R\x04step\x12\x0e\n" +
-	"\x02lr\x18\x02 \x01(\x01R\x02lr\"i\n" +
+	"\x02lr\x18\x02 \x01(\x01R\x02lr\"\x8e\x01\n" +
 	"\fStepResponse\x12\x1f\n" +
 	"\vouter_ended\x18\x01 \x01(\bR\n" +
 	"outerEnded\x12\x14\n" +
 	"\x05inner\x18\x02 \x01(\x05R\x05inner\x12\x14\n" +
 	"\x05outer\x18\x03 \x01(\x03R\x05outer\x12\f\n" +
-	"\x01m\x18\x04 \x01(\x05R\x01m\"\r\n" +
+	"\x01m\x18\x04 \x01(\x05R\x01m\x12#\n" +
+	"\rcompute_nanos\x18\x05 \x01(\x03R\fcomputeNanos\"\r\n" +
 	"\vSaveRequest\"$\n" +
 	"\fSaveResponse\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\fR\x05state\"&\n" +

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"time"
 
 	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
 	pb "github.com/lrsgd-lab/lrsgd/plugins/proto"
@@ -57,11 +58,19 @@ func (c *Client) Init(ctx context.Context, cfg optimizer.InitConfig, l shm.Layou
 
 // Step asks for one inner step over the shared buffers.
 func (c *Client) Step(ctx context.Context, req optimizer.StepRequest) (optimizer.StepResult, error) {
+	r, _, err := c.StepTimed(ctx, req)
+	return r, err
+}
+
+// StepTimed is Step that also returns the time the plugin spent inside
+// the optimizer's Step; the rest of the call's wall time is transport.
+func (c *Client) StepTimed(ctx context.Context, req optimizer.StepRequest) (optimizer.StepResult, time.Duration, error) {
 	r, err := c.rpc.Step(ctx, &pb.StepRequest{Step: req.Step, Lr: req.LR})
 	if err != nil {
-		return optimizer.StepResult{}, err
+		return optimizer.StepResult{}, 0, err
 	}
-	return optimizer.StepResult{OuterEnded: r.GetOuterEnded(), Inner: int(r.GetInner()), Outer: r.GetOuter(), M: int(r.GetM())}, nil
+	res := optimizer.StepResult{OuterEnded: r.GetOuterEnded(), Inner: int(r.GetInner()), Outer: r.GetOuter(), M: int(r.GetM())}
+	return res, time.Duration(r.GetComputeNanos()), nil
 }
 
 // Save returns the plugin's non-vector state.

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -219,5 +220,27 @@ func TestPanicBecomesError(t *testing.T) {
 	}
 	if _, err := h.client.Step(context.Background(), optimizer.StepRequest{Step: 1}); code(err) != codes.FailedPrecondition {
 		t.Fatalf("Step after a panic: %v, want FailedPrecondition until the next Init", err)
+	}
+}
+
+type slow struct{ *sdktest.Toy }
+
+func (s slow) Step(ctx context.Context, req optimizer.StepRequest) (optimizer.StepResult, error) {
+	time.Sleep(30 * time.Millisecond)
+	return s.Toy.Step(ctx, req)
+}
+
+// TestStepTimed: the plugin reports the time spent in the optimizer's Step.
+func TestStepTimed(t *testing.T) {
+	h := newHarness(t, slow{sdktest.New()})
+	if _, err := h.init(t, optimizer.InitConfig{NumParams: 3}, 4, 4); err != nil {
+		t.Fatal(err)
+	}
+	_, compute, err := h.client.StepTimed(context.Background(), optimizer.StepRequest{Step: 0, LR: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if compute < 30*time.Millisecond {
+		t.Fatalf("compute time %v, want at least the optimizer's 30ms sleep", compute)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc/codes"
@@ -167,7 +168,9 @@ func (s *server) Step(ctx context.Context, req *pb.StepRequest) (_ *pb.StepRespo
 		copy(s.own.Grads, s.shared.Grads)
 		copy(s.own.State, s.shared.State)
 	}
+	t0 := time.Now()
 	r, err := s.impl.Step(ctx, optimizer.StepRequest{Step: req.GetStep(), LR: req.GetLr()})
+	compute := time.Since(t0)
 	if err != nil {
 		return nil, status.Errorf(codes.Aborted, "step %d: %v", req.GetStep(), err)
 	}
@@ -175,7 +178,7 @@ func (s *server) Step(ctx context.Context, req *pb.StepRequest) (_ *pb.StepRespo
 		copy(s.shared.Params, s.own.Params)
 		copy(s.shared.State, s.own.State)
 	}
-	return &pb.StepResponse{OuterEnded: r.OuterEnded, Inner: int32(r.Inner), Outer: r.Outer, M: int32(r.M)}, nil
+	return &pb.StepResponse{OuterEnded: r.OuterEnded, Inner: int32(r.Inner), Outer: r.Outer, M: int32(r.M), ComputeNanos: compute.Nanoseconds()}, nil
 }
 
 func (s *server) Save(ctx context.Context, _ *pb.SaveRequest) (_ *pb.SaveResponse, err error) {
