@@ -228,6 +228,17 @@ func tune(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if o.dryRun {
 		return printResolved(stdout, s)
 	}
+	var bar io.Writer
+	if !o.noProgress {
+		bar = stderr
+	}
+	run := runner.New(runner.Options{Loader: lopts, DataProgress: bar})
+	if err := run.Preload(ctx, s, o.dataDir); err != nil {
+		if ctx.Err() != nil {
+			return search.ErrInterrupted
+		}
+		return badInput{fmt.Errorf("study %s: data: %w", s.Name, err)}
+	}
 	dsn := results.ResolveDSN(o.storage)
 	store, err := results.Open(ctx, dsn)
 	if err != nil {
@@ -240,11 +251,6 @@ func tune(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		s.Name, s.Source, orNone(s.Budget), strings.Join(s.OptimizerNames(), ", "), s.Model, s.Dataset, total, s.Sampler,
 		s.Objective.Metric, s.Objective.Direction, results.MaskDSN(dsn))
 
-	run := runner.New(runner.Options{Loader: lopts})
-	var bar io.Writer
-	if !o.noProgress {
-		bar = stderr
-	}
 	sum, err := search.Tune(ctx, search.Config{
 		Study: s, Store: store, Runner: run, Trials: o.trials, Workers: o.workers,
 		DataDir: o.dataDir, PluginsDir: lopts.Dir, Out: stdout, Progress: bar,

@@ -120,6 +120,11 @@ func TestBadInputWritesNothing(t *testing.T) {
 	unknown := filepath.Join(dir, "unknown.yaml")
 	os.WriteFile(unknown, []byte("name: x\noptimizer: sgd\nmodel: lenet\ndataset: synthetic\nflavour: sweet\n"), 0o644)
 	db := filepath.Join(dir, "s.db")
+	corrupt := filepath.Join(dir, "data", "cifar-10-batches-bin")
+	os.MkdirAll(corrupt, 0o755)
+	for _, f := range []string{"data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"} {
+		os.WriteFile(filepath.Join(corrupt, f+".bin"), make([]byte, 1000), 0o644)
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -135,6 +140,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{"bad sampler", []string{"--study", "gamma-sweep", "--sampler", "annealing"}, []string{`sampler: "annealing"`}},
 		{"bad budget", []string{"--study", "gamma-sweep", "--budget", "huge"}, []string{`no budget "huge"`}},
 		{"no study", nil, []string{"--study is required"}},
+		{"corrupt data", []string{"--study", "gamma-sweep", "--data-dir", filepath.Join(dir, "data")}, []string{"data_batch_1.bin", "truncated"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -164,7 +170,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 
 func TestUnreachableStorageMasksPassword(t *testing.T) {
 	dir := t.TempDir()
-	r := runTune(t, dir, "--study", "gamma-sweep", "--storage", "postgres://lab:s3cretpw@127.0.0.1:1/lrsgd?connect_timeout=2")
+	r := runTune(t, dir, "--study", "gamma-sweep", "--set", "dataset=synthetic", "--storage", "postgres://lab:s3cretpw@127.0.0.1:1/lrsgd?connect_timeout=2")
 	if r.code != exitBadInput {
 		t.Errorf("exit %d, want %d\n%s", r.code, exitBadInput, r)
 	}

@@ -26,6 +26,8 @@ type Options struct {
 	Loader loader.Options
 	// Progress receives each trial's live progress bar (nil = none).
 	Progress io.Writer
+	// DataProgress receives a data set download's progress bar (nil = none).
+	DataProgress io.Writer
 }
 
 // Runner trains trials with the plugins and the trainer. It is safe for

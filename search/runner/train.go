@@ -14,6 +14,7 @@ import (
 	"github.com/lrsgd-lab/lrsgd/plugins/loader"
 	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
 	"github.com/lrsgd-lab/lrsgd/search"
+	"github.com/lrsgd-lab/lrsgd/search/study"
 )
 
 // dataCache keeps the data sets loaded by earlier trials of the process:
@@ -31,20 +32,22 @@ type dataEntry struct {
 }
 
 func (c *dataCache) load(ctx context.Context, src data.Source) (*data.Set, *data.Set, error) {
+	key := src
+	key.Progress = nil // not part of what is loaded
 	c.mu.Lock()
 	if c.entries == nil {
 		c.entries = map[data.Source]*dataEntry{}
 	}
-	e, ok := c.entries[src]
+	e, ok := c.entries[key]
 	if !ok {
 		e = &dataEntry{}
-		c.entries[src] = e
+		c.entries[key] = e
 	}
 	c.mu.Unlock()
 	e.once.Do(func() { e.train, e.test, e.err = data.Load(ctx, src) })
 	if e.err != nil {
 		c.mu.Lock()
-		delete(c.entries, src) // let a later trial retry (e.g. after a cancelled load)
+		delete(c.entries, key) // let a later trial retry (e.g. after a cancelled load)
 		c.mu.Unlock()
 	}
 	return e.train, e.test, e.err
@@ -57,7 +60,18 @@ func source(spec search.TrialSpec) data.Source {
 		seed = 1
 	}
 	return data.Source{Dataset: spec.Dataset, DataDir: spec.DataDir, TrainSize: spec.Train.TrainSize,
-		TestSize: spec.Train.TestSize, Seed: seed, NoDownload: true}
+		TestSize: spec.Train.TestSize, Seed: seed}
+}
+
+// Preload loads (and caches) the data set the study's trials train on, so
+// that a missing or corrupt data set is reported before the study starts
+// rather than as a failed trial each. A CIFAR-10 that is nowhere on disk is
+// downloaded into the cache (MD5-checked, progress on Options.Progress).
+func (r *Runner) Preload(ctx context.Context, s *study.Study, dataDir string) error {
+	src := source(search.TrialSpec{Dataset: s.Dataset, DataDir: dataDir, Train: s.Train})
+	src.Progress = r.opts.DataProgress
+	_, _, err := r.data.load(ctx, src)
+	return err
 }
 
 // trainConfig maps a trial to the trainer's configuration.
