@@ -20,12 +20,17 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
 eval "$cmd" | tee "$raw" >&2
+cmd2="go test -run '^\$' -bench '^BenchmarkRoundTrip\$' -benchtime 60x -count ${COUNT} ./plugins/loader"
+raw2=$(mktemp)
+trap 'rm -f "$raw" "$raw2"' EXIT
+eval "$cmd2" | tee "$raw2" >&2
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 echo
 echo "machine: ${model}, nproc $(nproc), $(go version | cut -d' ' -f3)"
 echo "load average (1/5/15 min): before ${load_before}, after ${load_after}"
-echo "command: ${cmd}"
+echo "commands: ${cmd}"
+echo "          ${cmd2}"
 echo
 # Lines look like:
 # BenchmarkStep/n=62006/plugin-2  50  552715 ns/op  448.74 MB/s  469047 median-cpu-ns/step  461352 median-ns/step
@@ -88,3 +93,15 @@ END {
 echo
 table median-ns/step "Wall time per step (median over repeats of each repeat's median; min–max over repeats):"
 table median-cpu-ns/step "CPU time per step, host process + plugin process (same statistics):"
+
+echo "Round trip against the plugin's idle time (100 parameters, the plugin spins busy ms per step, no memory traffic):"
+echo
+echo "| busy per step | round trip, median over repeats (min–max) |"
+echo "|---:|---:|"
+awk '/^BenchmarkRoundTrip\// {
+	split($1, p, "/"); b = p[2]; sub(/-[0-9]+$/, "", b); sub(/^busy=/, "", b)
+	for (i = 2; i < NF; i++) if ($(i+1) == "median-rpc-ns/step") print b, $i
+}' "$raw2" | sort -k1,1n -k2,2n | awk '
+function flush() { if (key != "") printf "| %s | %.3f ms (%.3f–%.3f) |\n", key, ((c % 2) ? v[(c+1)/2] : (v[c/2] + v[c/2+1]) / 2)/1e6, v[1]/1e6, v[c]/1e6 }
+{ if ($1 != key) { flush(); key = $1; c = 0 } v[++c] = $2 }
+END { flush() }'

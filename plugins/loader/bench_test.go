@@ -169,3 +169,37 @@ func mapLike(ctx context.Context, opt optimizer.Optimizer, n int) (*shm.Mapping,
 	}
 	return shm.Map(f, l)
 }
+
+// BenchmarkRoundTrip isolates the transport: the test plugin spins (no
+// memory traffic) for busy ms in each step of a 100-parameter optimizer,
+// and median-rpc-ns/step is each step's wall time minus the plugin's time
+// inside the step. It shows how the round trip grows when both processes
+// sit idle longer between messages (wake-up latency, larger on a loaded
+// machine).
+func BenchmarkRoundTrip(b *testing.B) {
+	for _, busy := range []int{0, 2, 35} {
+		b.Run(fmt.Sprintf("busy=%dms", busy), func(b *testing.B) {
+			b.Setenv("LRSGD_TEST_BUSY_MS", fmt.Sprint(busy))
+			ctx := context.Background()
+			opt, err := Open(ctx, "testplugin", Options{Dir: binDir, Logger: hclog.NewNullLogger()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer opt.Close()
+			if _, err := opt.Init(ctx, optimizer.InitConfig{NumParams: 100}); err != nil {
+				b.Fatal(err)
+			}
+			rem := opt.(*remote)
+			rpcs := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for s := range int64(b.N) {
+				t0 := time.Now()
+				if _, err := opt.Step(ctx, optimizer.StepRequest{Step: s, LR: 0.01}); err != nil {
+					b.Fatal(err)
+				}
+				rpcs = append(rpcs, time.Since(t0)-rem.lastCompute)
+			}
+			b.ReportMetric(float64(median(rpcs).Nanoseconds()), "median-rpc-ns/step")
+		})
+	}
+}
