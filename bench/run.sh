@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/run.sh — what `make bench` runs: training-step times of LeNet
 # (batch 128 and 512) and the MLP with stock Gorgonia ops, host/ops and
-# PyTorch, several interleaved repeats in one run, plus the
+# PyTorch at 2 threads (the machine) and at 1 thread (robust to other load),
+# several interleaved repeats in one run, plus the
 # one-process-vs-one-per-core throughput test. Prints the table with
 # medians, ratios (ours / PyTorch), GFLOP/s and share of peak, the machine
 # and the load, and writes it to bench/results/<date>.md.
@@ -18,4 +19,4 @@ if ! "$PYTHON" -c 'import torch' 2>/dev/null; then
 fi
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), nproc $(nproc); load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 set -x
-exec go run ./bench/cmd/speedbench -python "$PYTHON" -torch "$torch" -throughput "$@"
+exec go run ./bench/cmd/speedbench -python "$PYTHON" -torch "$torch" -threads 2,1 -throughput "$@"

@@ -8,8 +8,8 @@ Run with Debian's python3-torch:
     /usr/bin/python3 bench/torch_lenet.py --model lenet --batch 128
 
 prints the median step time in ms (one line of JSON with every step's time).
-With --serve it reads lines "MODEL BATCH STEPS WARMUP" on stdin and answers
-each with one JSON line, so that cmd/speedbench can interleave its repeats
+With --serve it reads lines "MODEL BATCH STEPS WARMUP [THREADS]" on stdin and
+answers each with one JSON line, so that cmd/speedbench can interleave its repeats
 with Go's without paying torch's start-up each time.
 """
 import argparse
@@ -84,9 +84,10 @@ def main():
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--serve", action="store_true", help="answer MODEL BATCH STEPS WARMUP lines on stdin")
+    p.add_argument("--threads", type=int, default=THREADS, help="torch.set_num_threads (default 2)")
+    p.add_argument("--serve", action="store_true", help="answer MODEL BATCH STEPS WARMUP [THREADS] lines on stdin")
     a = p.parse_args()
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(a.threads)
     if not a.serve:
         r = measure(a.model, a.batch, a.steps, a.warmup)
         print(json.dumps(r))
@@ -97,6 +98,7 @@ def main():
         if not f:
             continue
         try:
+            torch.set_num_threads(int(f[4]) if len(f) > 4 else a.threads)
             r = measure(f[0], int(f[1]), int(f[2]), int(f[3]))
         except Exception as e:  # report, keep serving
             r = {"error": f"{line.strip()}: {e}"}

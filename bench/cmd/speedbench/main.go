@@ -3,7 +3,7 @@
 // under Debian's python3-torch), interleaving several repeats of each in one
 // run, and writes a Markdown report to bench/results/<date>.md.
 //
-//	go run ./bench/cmd/speedbench [-repeats 5] [-steps 20] [-throughput]
+//	go run ./bench/cmd/speedbench [-repeats 5] [-steps 20] [-threads 2,1] [-throughput]
 //
 // With -throughput it also measures steps per second across the machine for
 // one training on all cores versus one training per core (GOMAXPROCS=1
@@ -116,7 +116,7 @@ func startTorch(ctx context.Context, python, script string) (*torch, error) {
 		t.close()
 		return nil, fmt.Errorf("%s %s did not start (is python3-torch installed?): %v", python, script, err)
 	}
-	t.version = fmt.Sprintf("PyTorch %s, %d threads", r.Torch, r.Threads)
+	t.version = r.Torch
 	return t, nil
 }
 
@@ -137,8 +137,8 @@ func (t *torch) read() (torchResult, error) {
 	return r, nil
 }
 
-func (t *torch) steps(c config, steps, warmup int) ([]float64, error) {
-	if _, err := fmt.Fprintf(t.in, "%s %d %d %d\n", c.model, c.batch, steps, warmup); err != nil {
+func (t *torch) steps(c config, steps, warmup, threads int) ([]float64, error) {
+	if _, err := fmt.Fprintf(t.in, "%s %d %d %d %d\n", c.model, c.batch, steps, warmup, threads); err != nil {
 		return nil, err
 	}
 	r, err := t.read()
@@ -189,6 +189,7 @@ func cpuModel() string {
 
 type row struct {
 	cfg                config
+	threads            int
 	flops              float64
 	stock, fast, torch []float64 // per-repeat medians, ms
 }
@@ -198,14 +199,15 @@ func main() {
 	steps := flag.Int("steps", 20, "timed steps per repeat (stock Gorgonia gets a quarter, at least 3)")
 	warmup := flag.Int("warmup", 3, "untimed steps before each repeat")
 	configs := flag.String("configs", "lenet/128,lenet/512,mlp/128", "model/batch list")
-	stock := flag.Bool("stock", true, "also time stock Gorgonia ops")
+	threadList := flag.String("threads", strconv.Itoa(runtime.NumCPU()), "comma-separated thread counts, one table each: GOMAXPROCS for Go, torch.set_num_threads for PyTorch")
+	stock := flag.Bool("stock", true, "also time stock Gorgonia ops (at the first thread count)")
 	python := flag.String("python", "/usr/bin/python3", "python with torch (Debian's python3-torch)")
 	script := flag.String("torch", "bench/torch_lenet.py", "PyTorch reference script; empty to skip")
 	outDir := flag.String("out", "bench/results", "folder for the Markdown report; empty to skip")
 	throughput := flag.Bool("throughput", false, "also compare 1 process on all cores with 1 process per core")
 	tpSteps := flag.Int("throughput-steps", 150, "steps per process in the throughput test")
 	child := flag.String("child", "", "internal: run MODEL/BATCH for -throughput-steps steps and exit")
-	peak := flag.Float64("peak", bench.PeakGFLOPS, "machine fp32 peak in GFLOP/s, for the share column")
+	peak := flag.Float64("peak", bench.PeakGFLOPS, "fp32 peak of all cores in GFLOP/s, for the share column")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -221,7 +223,16 @@ func main() {
 		}
 		return
 	}
-	if err := run(ctx, *repeats, *steps, *warmup, *configs, *stock, *python, *script, *outDir, *throughput, *tpSteps, *peak); err != nil {
+	var threads []int
+	for _, f := range strings.Split(*threadList, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > runtime.NumCPU() {
+			fmt.Fprintf(os.Stderr, "speedbench: -threads %q, want counts in 1..%d\n", *threadList, runtime.NumCPU())
+			os.Exit(2)
+		}
+		threads = append(threads, n)
+	}
+	if err := run(ctx, *repeats, *steps, *warmup, *configs, threads, *stock, *python, *script, *outDir, *throughput, *tpSteps, *peak); err != nil {
 		fmt.Fprintln(os.Stderr, "speedbench:", err)
 		os.Exit(1)
 	}
@@ -236,31 +247,38 @@ func parseConfig(s string) (config, error) {
 	return config{m, n}, nil
 }
 
-func run(ctx context.Context, repeats, steps, warmup int, configs string, stock bool, python, script, outDir string, throughput bool, tpSteps int, peak float64) error {
-	var rows []*row
+func run(ctx context.Context, repeats, steps, warmup int, configs string, threads []int, stock bool, python, script, outDir string, throughput bool, tpSteps int, peak float64) error {
+	var cfgs []config
 	for _, s := range strings.Split(configs, ",") {
 		c, err := parseConfig(s)
 		if err != nil {
 			return err
 		}
-		rows = append(rows, &row{cfg: c})
+		cfgs = append(cfgs, c)
+	}
+	var rows []*row
+	for _, t := range threads {
+		for _, c := range cfgs {
+			rows = append(rows, &row{cfg: c, threads: t})
+		}
 	}
 	loadBefore := loadavg()
 	start := time.Now()
 	var th *torch
-	torchInfo := "not run"
+	torchInfo := "PyTorch not run"
 	if script != "" {
 		var err error
 		if th, err = startTorch(ctx, python, script); err != nil {
 			return err
 		}
 		defer th.close()
-		torchInfo = th.version
+		torchInfo = "PyTorch " + th.version
 	}
 	stockSteps := max(3, steps/4)
 	for r := 0; r < repeats; r++ {
 		for _, rw := range rows {
-			fmt.Fprintf(os.Stderr, "repeat %d/%d %v: ", r+1, repeats, rw.cfg)
+			runtime.GOMAXPROCS(rw.threads) // each repeat builds fresh nets, whose ops size their pools from this
+			fmt.Fprintf(os.Stderr, "repeat %d/%d %v, %d threads: ", r+1, repeats, rw.cfg, rw.threads)
 			ms, flops, err := goSteps(ctx, rw.cfg, true, steps, warmup)
 			if err != nil {
 				return fmt.Errorf("%v fast: %w", rw.cfg, err)
@@ -269,14 +287,14 @@ func run(ctx context.Context, repeats, steps, warmup int, configs string, stock 
 			rw.fast = append(rw.fast, median(ms))
 			fmt.Fprintf(os.Stderr, "fast %.1f ms", median(ms))
 			if th != nil {
-				ms, err := th.steps(rw.cfg, steps, warmup)
+				ms, err := th.steps(rw.cfg, steps, warmup, rw.threads)
 				if err != nil {
 					return fmt.Errorf("%v torch: %w", rw.cfg, err)
 				}
 				rw.torch = append(rw.torch, median(ms))
 				fmt.Fprintf(os.Stderr, ", torch %.1f ms", median(ms))
 			}
-			if stock {
+			if stock && rw.threads == threads[0] {
 				ms, _, err := goSteps(ctx, rw.cfg, false, stockSteps, 1)
 				if err != nil {
 					return fmt.Errorf("%v stock: %w", rw.cfg, err)
@@ -287,6 +305,7 @@ func run(ctx context.Context, repeats, steps, warmup int, configs string, stock 
 			fmt.Fprintln(os.Stderr)
 		}
 	}
+	runtime.GOMAXPROCS(runtime.NumCPU())
 	var tp string
 	if throughput {
 		var err error
@@ -298,15 +317,15 @@ func run(ctx context.Context, repeats, steps, warmup int, configs string, stock 
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Training-step benchmark, %s\n\n", start.Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "- Machine: %s, nproc %d (GOMAXPROCS %d); load average (1, 5, 15 min) %s before, %s after\n",
-		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), loadBefore, loadAfter)
+	fmt.Fprintf(&b, "- Machine: %s, nproc %d; load average (1, 5, 15 min) %s before, %s after\n",
+		cpuModel(), runtime.NumCPU(), loadBefore, loadAfter)
 	fmt.Fprintf(&b, "- Go %s; GEMM %s; convolution kernels %s; %s\n", runtime.Version(), blas.Impl(), ops.Kernels(), torchInfo)
 	fmt.Fprintf(&b, "- Command: `%s`\n", strings.Join(os.Args, " "))
 	fmt.Fprintf(&b, "- One step = forward + backward + SGD-momentum update on a fixed synthetic batch. Each cell is the median over %d repeats of the median of %d timed steps (stock Gorgonia: %d) after %d warm-up steps; repeats of Go and PyTorch are interleaved.\n",
 		repeats, steps, stockSteps, warmup)
-	fmt.Fprintf(&b, "- GFLOP/s counts convolutions and matrix products only (forward, weight gradients, input gradients except the first layer's); peak %.1f GFLOP/s = 2 cores × 2 FMA pipes × 8 fp32 lanes × 2 FLOP × 2.445 GHz.\n\n", peak)
-	fmt.Fprintf(&b, "| model | batch | GFLOP/step | host/ops ms | PyTorch ms | stock Gorgonia ms | host/ops ÷ PyTorch | stock ÷ PyTorch | host/ops GFLOP/s (%% peak) | PyTorch GFLOP/s (%% peak) |\n")
-	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "- Threads = GOMAXPROCS for Go, torch.set_num_threads for PyTorch. GFLOP/s counts convolutions and matrix products only (forward, weight gradients, input gradients except the first layer's); peak = %.1f GFLOP/s per core (2 FMA pipes × 8 fp32 lanes × 2 FLOP × 2.445 GHz) × threads.\n\n", peak/float64(runtime.NumCPU()))
+	fmt.Fprintf(&b, "| model | batch | threads | GFLOP/step | host/ops ms | PyTorch ms | stock Gorgonia ms | host/ops ÷ PyTorch | stock ÷ PyTorch | host/ops GFLOP/s (%% peak) | PyTorch GFLOP/s (%% peak) |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|\n")
 	cell := func(x []float64) string {
 		if len(x) == 0 {
 			return "–"
@@ -319,21 +338,22 @@ func run(ctx context.Context, repeats, steps, warmup int, configs string, stock 
 		}
 		return fmt.Sprintf("%.2f×", median(a)/median(b))
 	}
-	rate := func(flops float64, x []float64) string {
-		if len(x) == 0 {
-			return "–"
-		}
-		g := flops / (median(x) / 1e3) / 1e9
-		return fmt.Sprintf("%.1f (%.0f%%)", g, 100*g/peak)
-	}
 	for _, rw := range rows {
-		fmt.Fprintf(&b, "| %s | %d | %.3f | %s | %s | %s | %s | %s | %s | %s |\n", rw.cfg.model, rw.cfg.batch, rw.flops/1e9,
+		pk := peak * float64(rw.threads) / float64(runtime.NumCPU())
+		rate := func(x []float64) string {
+			if len(x) == 0 {
+				return "–"
+			}
+			g := rw.flops / (median(x) / 1e3) / 1e9
+			return fmt.Sprintf("%.1f (%.0f%%)", g, 100*g/pk)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %.3f | %s | %s | %s | %s | %s | %s | %s |\n", rw.cfg.model, rw.cfg.batch, rw.threads, rw.flops/1e9,
 			cell(rw.fast), cell(rw.torch), cell(rw.stock), ratio(rw.fast, rw.torch), ratio(rw.stock, rw.torch),
-			rate(rw.flops, rw.fast), rate(rw.flops, rw.torch))
+			rate(rw.fast), rate(rw.torch))
 	}
 	fmt.Fprintf(&b, "\nPer-repeat medians (ms):\n\n")
 	for _, rw := range rows {
-		fmt.Fprintf(&b, "- %v: host/ops %s; PyTorch %s; stock %s\n", rw.cfg, list(rw.fast), list(rw.torch), list(rw.stock))
+		fmt.Fprintf(&b, "- %v, %d threads: host/ops %s; PyTorch %s; stock %s\n", rw.cfg, rw.threads, list(rw.fast), list(rw.torch), list(rw.stock))
 	}
 	if tp != "" {
 		b.WriteString("\n" + tp)
