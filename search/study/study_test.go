@@ -60,7 +60,7 @@ func TestGammaSweepBudgets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if def.Budget != BudgetDefault || def.Train.TrainSize != 2000 || def.Train.TestSize != 1000 || def.Train.BatchSize != 512 || def.Trials != 5 {
+	if def.Budget != BudgetDefault || def.Train.TrainSize != 5000 || def.Train.TestSize != 2000 || def.Train.BatchSize != 512 || def.Trials != 5 {
 		t.Errorf("default budget: %+v trials %d", def.Train, def.Trials)
 	}
 	paper, err := s.Resolve(BudgetPaper, nil)
