@@ -77,7 +77,7 @@ type convOp struct {
 	off                    []int32
 	maxOff                 int
 	// Input gradient as a full correlation over dpre (see layout).
-	lead, stride int // zeros before/between channels of dpre; channel stride
+	lead, stride int // zeros before channel 0 of dpre (≥ reach, 64-byte multiple); channel stride
 	offT         []int32
 	maxOffT      int
 
@@ -121,13 +121,22 @@ func (op *convOp) layout() {
 		}
 	}
 	op.maxOff = int(op.off[len(op.off)-1])
-	op.lead = (op.kh-1)*op.wp + op.kw - 1
-	op.stride = op.nw + op.lead
+	// The full correlation for dx reads up to reach = (kh−1)·wp + kw−1
+	// elements before and after each channel of dpre, which must be zeros.
+	// lead and stride are rounded up to 16 floats so that rows start on
+	// 64-byte lines, and stride avoids multiples of 4 KiB, which would put
+	// every channel's row in the same L1 set (LeNet's conv1: 892+132 = 1024).
+	reach := (op.kh-1)*op.wp + op.kw - 1
+	op.lead = (reach + 15) &^ 15
+	op.stride = (op.nw + reach + 15) &^ 15
+	if op.stride%1024 == 0 {
+		op.stride += 16
+	}
 	op.offT = make([]int32, 0, op.o*op.kh*op.kw)
 	for o := 0; o < op.o; o++ {
 		for i := 0; i < op.kh; i++ {
 			for j := 0; j < op.kw; j++ {
-				op.offT = append(op.offT, int32(o*op.stride+i*op.wp+j))
+				op.offT = append(op.offT, int32(o*op.stride+op.lead-reach+i*op.wp+j))
 			}
 		}
 	}
