@@ -95,8 +95,15 @@ type torchResult struct {
 	Error    string    `json:"error"`
 }
 
-func startTorch(ctx context.Context, python, script string) (*torch, error) {
-	cmd := exec.CommandContext(ctx, python, script, "--serve")
+// startTorch starts a PyTorch server whose thread pools all have the given
+// size: torch.set_num_threads (intra-op, OpenMP) and, through the
+// environment, the OpenBLAS and OpenMP pools of the libraries it links
+// (Debian's torch calls a pthread OpenBLAS that otherwise starts one thread
+// per core whatever set_num_threads says).
+func startTorch(ctx context.Context, python, script string, threads int) (*torch, error) {
+	cmd := exec.CommandContext(ctx, python, script, "--serve", "--threads", strconv.Itoa(threads))
+	n := strconv.Itoa(threads)
+	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS="+n, "OPENBLAS_NUM_THREADS="+n, "MKL_NUM_THREADS="+n)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -264,15 +271,21 @@ func run(ctx context.Context, repeats, steps, warmup int, configs string, thread
 	}
 	loadBefore := loadavg()
 	start := time.Now()
-	var th *torch
+	torchs := map[int]*torch{} // one server per thread count
 	torchInfo := "PyTorch not run"
 	if script != "" {
-		var err error
-		if th, err = startTorch(ctx, python, script); err != nil {
-			return err
+		for _, t := range threads {
+			if torchs[t] != nil {
+				continue
+			}
+			th, err := startTorch(ctx, python, script, t)
+			if err != nil {
+				return err
+			}
+			defer th.close()
+			torchs[t] = th
+			torchInfo = "PyTorch " + th.version + " (torch.set_num_threads, OMP_NUM_THREADS and OPENBLAS_NUM_THREADS = threads)"
 		}
-		defer th.close()
-		torchInfo = "PyTorch " + th.version
 	}
 	stockSteps := max(3, steps/4)
 	for r := 0; r < repeats; r++ {
@@ -286,7 +299,7 @@ func run(ctx context.Context, repeats, steps, warmup int, configs string, thread
 			rw.flops = flops
 			rw.fast = append(rw.fast, median(ms))
 			fmt.Fprintf(os.Stderr, "fast %.1f ms", median(ms))
-			if th != nil {
+			if th := torchs[rw.threads]; th != nil {
 				ms, err := th.steps(rw.cfg, steps, warmup, rw.threads)
 				if err != nil {
 					return fmt.Errorf("%v torch: %w", rw.cfg, err)
