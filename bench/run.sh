@@ -17,6 +17,10 @@ if ! "$PYTHON" -c 'import torch' 2>/dev/null; then
 	echo "bench/run.sh: $PYTHON cannot import torch (apt-get install -y python3-torch); timing without PyTorch" >&2
 	torch=
 fi
+# Our side calls OpenBLAS with one thread per goroutine; keep its pthread
+# pool from starting idle threads (see host/blas). The PyTorch servers get
+# their own thread settings from speedbench.
+export OPENBLAS_NUM_THREADS=1
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), nproc $(nproc); load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 set -x
 exec go run ./bench/cmd/speedbench -python "$PYTHON" -torch "$torch" -threads 2,1 -throughput "$@"

@@ -8,14 +8,30 @@
 // `-tags noopenblas`, or with CGO_ENABLED=0, selects a pure-Go fallback
 // (gonum's native SGEMM). Impl reports which one is compiled in.
 //
+// Debian's OpenBLAS is the pthread build: it starts its thread pool when the
+// library loads, before any Go code runs, and even after
+// openblas_set_num_threads(1) its idle threads were measured burning about a
+// quarter of a core while SGEMMs are called back to back (process CPU time
+// 1.25× wall time, against 1.02× with the variable set). Processes that
+// train should therefore run with OPENBLAS_NUM_THREADS=1 in their
+// environment; EnvPinned reports whether they do.
+//
 // All matrices are row-major.
 package blas
 
-import "fmt"
+import (
+	"fmt"
+	"os"
+)
 
 // Impl names the SGEMM implementation compiled into this binary:
 // "openblas" or "gonum".
 func Impl() string { return impl }
+
+// EnvPinned reports whether OPENBLAS_NUM_THREADS=1 is set, which keeps
+// OpenBLAS from starting idle threads at all (see the package comment). It
+// is true for the gonum build, which starts none.
+func EnvPinned() bool { return impl == "gonum" || os.Getenv("OPENBLAS_NUM_THREADS") == "1" }
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices,
 // where op(X) is X, or Xᵀ when the matching trans flag is set. op(A) is m×k,

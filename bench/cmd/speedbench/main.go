@@ -332,7 +332,7 @@ func run(ctx context.Context, repeats, steps, warmup int, configs string, thread
 	fmt.Fprintf(&b, "# Training-step benchmark, %s\n\n", start.Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "- Machine: %s, nproc %d; load average (1, 5, 15 min) %s before, %s after\n",
 		cpuModel(), runtime.NumCPU(), loadBefore, loadAfter)
-	fmt.Fprintf(&b, "- Go %s; GEMM %s; convolution kernels %s; %s\n", runtime.Version(), blas.Impl(), ops.Kernels(), torchInfo)
+	fmt.Fprintf(&b, "- Go %s; GEMM %s (OPENBLAS_NUM_THREADS=1: %t); convolution kernels %s; %s\n", runtime.Version(), blas.Impl(), blas.EnvPinned(), ops.Kernels(), torchInfo)
 	fmt.Fprintf(&b, "- Command: `%s`\n", strings.Join(os.Args, " "))
 	fmt.Fprintf(&b, "- One step = forward + backward + SGD-momentum update on a fixed synthetic batch. Each cell is the median over %d repeats of the median of %d timed steps (stock Gorgonia: %d) after %d warm-up steps; repeats of Go and PyTorch are interleaved.\n",
 		repeats, steps, stockSteps, warmup)
