@@ -47,6 +47,7 @@ type denseOp struct {
 	shapes       [4]tensor.Shape // x, w, b, y
 
 	workers *pool
+	chunks  chunked // scratch of workers.runFixed
 	y       *tensor.Dense
 	dpre    []float32 // nb×out: gradient before the ReLU
 	dW, db  *tensor.Dense
@@ -102,7 +103,7 @@ func (op *denseOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
 		op.y = newDense(make([]float32, op.nb*op.out), op.nb, op.out)
 	}
 	op.phase = phaseDenseRows
-	op.workers.run(op, op.nb)
+	op.workers.runFixed(&op.chunks, op, op.nb)
 	op.cx, op.cw, op.cb = nil, nil, nil
 	return owned(op.y, op.yShape()), nil
 }
@@ -240,9 +241,9 @@ func (op *denseBwdOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
 		}
 	}
 	f.phase = phaseDenseBwdRow
-	f.workers.run(f, f.nb)
+	f.workers.runFixed(&f.chunks, f, f.nb)
 	f.phase = phaseDenseBwdW
-	f.workers.run(f, f.in)
+	f.workers.runFixed(&f.chunks, f, f.in)
 	f.cx, f.cw, f.cy, f.cdy = nil, nil, nil, nil
 	return owned(f.dW, f.wShape()), nil
 }

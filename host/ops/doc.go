@@ -12,8 +12,9 @@
 //     Convolutions hand samples out one at a time, so a descheduled worker
 //     does not stall the step, and keep per-sample filter gradients that are
 //     summed in sample order afterwards: their results are bit-identical for
-//     any GOMAXPROCS. Dense layers split rows in fixed chunks (deterministic
-//     for a given GOMAXPROCS).
+//     any GOMAXPROCS. Dense layers cut rows into chunks whose bounds depend
+//     on the row count alone, so they too give the same bits for any
+//     GOMAXPROCS.
 //   - Convolutions read the (padded) input in place through a table of tap
 //     offsets — an im2col whose rows are contiguous runs of the image, never
 //     written out — into AVX2/FMA kernels written in C (Go loops where cgo or

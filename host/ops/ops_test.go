@@ -664,3 +664,40 @@ func TestConv2DSameBitsAnyWorkerCount(t *testing.T) {
 		}()
 	}
 }
+
+// TestDenseSameBitsAnyWorkerCount: the dense layer's output and gradients do
+// not depend on GOMAXPROCS, bit for bit, so a training run reproduces its
+// curve on any machine size (and `tune --workers` does not change results).
+func TestDenseSameBitsAnyWorkerCount(t *testing.T) {
+	for _, dc := range []denseCase{
+		{b: 128, in: 400, out: 120, relu: true, dx: true},
+		{b: 37, in: 3072, out: 64, relu: true},
+		{b: 3, in: 5, out: 2, dx: true},
+	} {
+		var first graphRun
+		for i, procs := range []int{1, 2, 3, 5} {
+			func() {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+				r := rand.New(rand.NewPCG(9, 9))
+				leaves := denseLeaves(r, dc)
+				got := evalGraph(t, leaves, fastDense(dc), randF32(r, dc.b*dc.out), wrtFor(dc.dx))
+				if i == 0 {
+					first = got
+					return
+				}
+				for k := range got.y {
+					if math.Float32bits(got.y[k]) != math.Float32bits(first.y[k]) {
+						t.Fatalf("%+v GOMAXPROCS %d: output[%d] = %v, with 1 worker %v", dc, procs, k, got.y[k], first.y[k])
+					}
+				}
+				for j, name := range wrtNames(dc.dx) {
+					for k := range got.grads[j] {
+						if math.Float32bits(got.grads[j][k]) != math.Float32bits(first.grads[j][k]) {
+							t.Fatalf("%+v GOMAXPROCS %d: gradient of %s[%d] = %v, with 1 worker %v", dc, procs, name, k, got.grads[j][k], first.grads[j][k])
+						}
+					}
+				}
+			}()
+		}
+	}
+}

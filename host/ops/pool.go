@@ -91,6 +91,28 @@ func (p *pool) runDynamic(t task, n int) {
 	p.wg.Wait()
 }
 
+// fixedChunks is the number of chunks runFixed cuts n items into: it depends
+// on n alone, never on the worker count.
+const fixedChunks = 8
+
+// chunked maps item i of runDynamic to chunk i of a fixed cut of n items.
+type chunked struct {
+	t    task
+	n, c int
+}
+
+func (c *chunked) run(worker, i, _ int) { c.t.run(worker, i*c.n/c.c, (i+1)*c.n/c.c) }
+
+// runFixed calls t.run over [0, n) in min(n, fixedChunks) chunks whose bounds
+// depend on n alone, handed out to the workers as they free up. Work whose
+// floating-point result depends on how it is cut (a BLAS call over a block
+// of rows) then gives the same bits for any GOMAXPROCS. c is scratch owned by
+// the caller, so dispatch does not allocate.
+func (p *pool) runFixed(c *chunked, t task, n int) {
+	*c = chunked{t: t, n: n, c: max(min(n, fixedChunks), 1)}
+	p.runDynamic(c, c.c)
+}
+
 func (p *pool) drain(t task, worker int) {
 	total := p.total.Load()
 	for {
