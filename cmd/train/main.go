@@ -46,6 +46,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
+	"github.com/lrsgd-lab/lrsgd/cmd/internal/cli"
 	"github.com/lrsgd-lab/lrsgd/host/data"
 	"github.com/lrsgd-lab/lrsgd/host/models"
 	"github.com/lrsgd-lab/lrsgd/host/stability"
@@ -55,21 +56,6 @@ import (
 	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
 	"github.com/lrsgd-lab/lrsgd/results"
 )
-
-// Exit statuses.
-const (
-	exitFailure     = 1
-	exitBadInput    = 2
-	exitInterrupted = 130
-)
-
-// badInput marks errors in what the user gave.
-type badInput struct{ err error }
-
-func (b badInput) Error() string { return b.err.Error() }
-func (b badInput) Unwrap() error { return b.err }
-
-func bad(format string, args ...any) error { return badInput{fmt.Errorf(format, args...)} }
 
 type options struct {
 	optimizer  string
@@ -201,23 +187,23 @@ counts (outer steps and gradient evaluations).`,
 	f.BoolVar(&o.noProgress, "no-progress", false, "no progress bar")
 	f.BoolVar(&o.verbose, "verbose", false, "show the plugins' log lines")
 	f.SortFlags = false
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cli.BadInput{Err: err} })
 	root.SetArgs(args)
 	root.SetOut(stderr)
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "train: %v\n", err)
-		var bi badInput
+		var bi cli.BadInput
 		switch {
 		case errors.As(err, &bi):
-			return exitBadInput
+			return cli.ExitBadInput
 		case ctx.Err() != nil:
-			return exitInterrupted
+			return cli.ExitInterrupted
 		}
 		if strings.Contains(err.Error(), "unknown flag") || strings.Contains(err.Error(), "invalid argument") {
-			return exitBadInput
+			return cli.ExitBadInput
 		}
-		return exitFailure
+		return cli.ExitFailure
 	}
 	return code
 }
@@ -226,47 +212,47 @@ counts (outer steps and gradient evaluations).`,
 func (o options) config() (train.Config, map[string]string, error) {
 	var cfg train.Config
 	if o.optimizer == "" {
-		return cfg, nil, bad("--optimizer: required (a plugin name, e.g. sgd, lrsgd-r, lrsgd-c, adam-lr)")
+		return cfg, nil, cli.Bad("--optimizer: required (a plugin name, e.g. sgd, lrsgd-r, lrsgd-c, adam-lr)")
 	}
 	if !slices.Contains(models.Names(), o.model) {
-		return cfg, nil, bad("--model %q: want one of %s", o.model, strings.Join(models.Names(), ", "))
+		return cfg, nil, cli.Bad("--model %q: want one of %s", o.model, strings.Join(models.Names(), ", "))
 	}
 	if !slices.Contains([]string{data.CIFAR10, "fashion-mnist", "synthetic"}, o.dataset) {
-		return cfg, nil, bad("--dataset %q: want cifar10, fashion-mnist or synthetic", o.dataset)
+		return cfg, nil, cli.Bad("--dataset %q: want cifar10, fashion-mnist or synthetic", o.dataset)
 	}
 	switch {
 	case o.batch < 1:
-		return cfg, nil, bad("--batch-size %d: want at least 1", o.batch)
+		return cfg, nil, cli.Bad("--batch-size %d: want at least 1", o.batch)
 	case o.epochs < 0 || math.IsNaN(o.epochs) || math.IsInf(o.epochs, 0):
-		return cfg, nil, bad("--epochs %v: want a finite number ≥ 0", o.epochs)
+		return cfg, nil, cli.Bad("--epochs %v: want a finite number ≥ 0", o.epochs)
 	case o.budget < 0:
-		return cfg, nil, bad("--budget-grads %d: want ≥ 0", o.budget)
+		return cfg, nil, cli.Bad("--budget-grads %d: want ≥ 0", o.budget)
 	case o.epochs == 0 && o.budget == 0:
-		return cfg, nil, bad("--epochs 0 needs --budget-grads: the run would never end")
+		return cfg, nil, cli.Bad("--epochs 0 needs --budget-grads: the run would never end")
 	case !(o.lr > 0) || math.IsInf(o.lr, 0):
-		return cfg, nil, bad("--lr %v: want a positive number", o.lr)
+		return cfg, nil, cli.Bad("--lr %v: want a positive number", o.lr)
 	case o.trainSize < 0 || o.testSize < 0:
-		return cfg, nil, bad("--train-size %d / --test-size %d: want ≥ 0", o.trainSize, o.testSize)
+		return cfg, nil, cli.Bad("--train-size %d / --test-size %d: want ≥ 0", o.trainSize, o.testSize)
 	case o.evalEvery <= 0:
-		return cfg, nil, bad("--eval-every %v: want a positive number of epochs", o.evalEvery)
+		return cfg, nil, cli.Bad("--eval-every %v: want a positive number of epochs", o.evalEvery)
 	case o.evalBatch < 1:
-		return cfg, nil, bad("--eval-batch %d: want at least 1", o.evalBatch)
+		return cfg, nil, cli.Bad("--eval-batch %d: want at least 1", o.evalBatch)
 	case o.trainEval < 0:
-		return cfg, nil, bad("--train-eval-size %d: want ≥ 0", o.trainEval)
+		return cfg, nil, cli.Bad("--train-eval-size %d: want ≥ 0", o.trainEval)
 	case !(o.hit > 0):
-		return cfg, nil, bad("--hit-threshold %v: want a positive loss", o.hit)
+		return cfg, nil, cli.Bad("--hit-threshold %v: want a positive loss", o.hit)
 	case o.replaceSet && !o.stability:
-		return cfg, nil, bad("--replace needs --stability")
+		return cfg, nil, cli.Bad("--replace needs --stability")
 	case o.stabSeedSet && !o.stability:
-		return cfg, nil, bad("--stability-seed needs --stability")
+		return cfg, nil, cli.Bad("--stability-seed needs --stability")
 	case o.stability && o.replace < 0:
-		return cfg, nil, bad("--replace %d: want K ≥ 0 replaced indices (0 = the control, twins on identical data)", o.replace)
+		return cfg, nil, cli.Bad("--replace %d: want K ≥ 0 replaced indices (0 = the control, twins on identical data)", o.replace)
 	case o.stability && o.resume:
-		return cfg, nil, bad("--stability cannot be used with --resume: the probe's runs are not checkpointed")
+		return cfg, nil, cli.Bad("--stability cannot be used with --resume: the probe's runs are not checkpointed")
 	case o.stability && o.checkpoint != "":
-		return cfg, nil, bad("--stability cannot be used with --checkpoint: the probe's K + 1 runs cannot share one checkpoint")
+		return cfg, nil, cli.Bad("--stability cannot be used with --checkpoint: the probe's K + 1 runs cannot share one checkpoint")
 	case o.resume && o.checkpoint == "":
-		return cfg, nil, bad("--resume needs --checkpoint FILE")
+		return cfg, nil, cli.Bad("--resume needs --checkpoint FILE")
 	}
 	sched := train.Schedule{Kind: o.schedule, LR: o.lr, Milestones: o.milestones, Every: o.every, Factor: o.factor}
 	switch o.schedule {
@@ -274,22 +260,22 @@ func (o options) config() (train.Config, map[string]string, error) {
 		sched.Milestones, sched.Every, sched.Factor = nil, 0, 0
 	case train.ScheduleStep:
 		if len(o.milestones) == 0 {
-			return cfg, nil, bad("--schedule step needs --milestones, e.g. --milestones 150,250")
+			return cfg, nil, cli.Bad("--schedule step needs --milestones, e.g. --milestones 150,250")
 		}
 		sched.Every = 0
 	case train.ScheduleEvery:
 		if o.every <= 0 {
-			return cfg, nil, bad("--schedule every needs --every K (outer steps between decays), got %d", o.every)
+			return cfg, nil, cli.Bad("--schedule every needs --every K (outer steps between decays), got %d", o.every)
 		}
 		sched.Milestones = nil
 	default:
-		return cfg, nil, bad("--schedule %q: want constant, step or every", o.schedule)
+		return cfg, nil, cli.Bad("--schedule %q: want constant, step or every", o.schedule)
 	}
 	if !(o.factor > 0) || math.IsInf(o.factor, 0) {
-		return cfg, nil, bad("--lr-factor %v: want a positive number", o.factor)
+		return cfg, nil, cli.Bad("--lr-factor %v: want a positive number", o.factor)
 	}
 	if err := sched.Validate(); err != nil {
-		return cfg, nil, badInput{fmt.Errorf("--schedule/--milestones/--every: %w", err)}
+		return cfg, nil, cli.BadInput{Err: fmt.Errorf("--schedule/--milestones/--every: %w", err)}
 	}
 	var augment *bool
 	switch o.augment {
@@ -298,17 +284,17 @@ func (o options) config() (train.Config, map[string]string, error) {
 		v := o.augment == "on"
 		augment = &v
 	default:
-		return cfg, nil, bad("--augment %q: want auto, on or off", o.augment)
+		return cfg, nil, cli.Bad("--augment %q: want auto, on or off", o.augment)
 	}
 	hp := map[string]string{}
 	for _, s := range o.sets {
 		k, v, ok := strings.Cut(s, "=")
 		k = strings.TrimSpace(k)
 		if !ok || k == "" {
-			return cfg, nil, bad("--set %q: want key=value", s)
+			return cfg, nil, cli.Bad("--set %q: want key=value", s)
 		}
 		if _, dup := hp[k]; dup {
-			return cfg, nil, bad("--set %s given twice", k)
+			return cfg, nil, cli.Bad("--set %s given twice", k)
 		}
 		hp[k] = strings.TrimSpace(v)
 	}
@@ -345,7 +331,7 @@ type output struct {
 func trainCmd(ctx context.Context, cmd *cobra.Command, o options, stdout, stderr io.Writer) (int, error) {
 	cfg, hp, err := o.config()
 	if err != nil {
-		return exitBadInput, err
+		return cli.ExitBadInput, err
 	}
 	level := hclog.Warn
 	if o.verbose {
@@ -356,21 +342,21 @@ func trainCmd(ctx context.Context, cmd *cobra.Command, o options, stdout, stderr
 		Manifest: loader.ResolveManifest(o.manifest), Logger: logger, RPCTimeout: o.rpcTimeout}
 	opt, err := loader.Open(ctx, o.optimizer, lopts)
 	if err != nil {
-		return exitBadInput, badInput{fmt.Errorf("--optimizer %s: %w", o.optimizer, err)}
+		return cli.ExitBadInput, cli.BadInput{Err: fmt.Errorf("--optimizer %s: %w", o.optimizer, err)}
 	}
 	defer opt.Close() // Close is idempotent
 	desc, err := opt.Describe(ctx)
 	if err != nil {
-		return exitFailure, fmt.Errorf("describe %s: %w", o.optimizer, err)
+		return cli.ExitFailure, fmt.Errorf("describe %s: %w", o.optimizer, err)
 	}
 	if _, err := blocks.ParseValues(desc.Hyperparams, hp); err != nil {
-		return exitBadInput, badInput{fmt.Errorf("--set for %s: %w", desc.Name, err)}
+		return cli.ExitBadInput, cli.BadInput{Err: fmt.Errorf("--set for %s: %w", desc.Name, err)}
 	}
 	if o.stability {
 		// The probe opens one plugin process per run; this one has
 		// served to describe the optimizer and check the flags.
 		if err := opt.Close(); err != nil {
-			return exitFailure, fmt.Errorf("close %s: %w", o.optimizer, err)
+			return cli.ExitFailure, fmt.Errorf("close %s: %w", o.optimizer, err)
 		}
 	}
 
@@ -381,9 +367,9 @@ func trainCmd(ctx context.Context, cmd *cobra.Command, o options, stdout, stderr
 	cfg.Train, cfg.Test, err = data.Load(ctx, cfg.Data)
 	if err != nil {
 		if ctx.Err() != nil {
-			return exitInterrupted, err
+			return cli.ExitInterrupted, err
 		}
-		return exitBadInput, badInput{fmt.Errorf("--dataset %s: %w", o.dataset, err)}
+		return cli.ExitBadInput, cli.BadInput{Err: fmt.Errorf("--dataset %s: %w", o.dataset, err)}
 	}
 	if o.stability {
 		return probeCmd(ctx, o, cfg, hp, desc, lopts, stdout, stderr)
@@ -395,9 +381,9 @@ func trainCmd(ctx context.Context, cmd *cobra.Command, o options, stdout, stderr
 	res, err := train.Run(ctx, cfg, opt, hooks)
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "train config") || strings.Contains(err.Error(), "resume") {
-			return exitBadInput, badInput{err}
+			return cli.ExitBadInput, cli.BadInput{Err: err}
 		}
-		return exitFailure, err
+		return cli.ExitFailure, err
 	}
 
 	out := output{Result: res, Optimizer: desc.Name, OptimizerVersion: desc.Version, Hyperparams: hp,
@@ -405,7 +391,7 @@ func trainCmd(ctx context.Context, cmd *cobra.Command, o options, stdout, stderr
 		BatchSize: o.batch, Seed: o.seed, FastOps: fastOps(o)}
 	if o.curve != "" {
 		if err := writeCurve(o.curve, res.Curve, nil); err != nil {
-			return exitFailure, err
+			return cli.ExitFailure, err
 		}
 	}
 	if o.storage != "" {
@@ -415,7 +401,7 @@ func trainCmd(ctx context.Context, cmd *cobra.Command, o options, stdout, stderr
 		id, err := store(sctx, o, out, desc, cfg, nil)
 		cancel()
 		if err != nil {
-			return exitFailure, err
+			return cli.ExitFailure, err
 		}
 		out.TrialID = id
 	}
@@ -424,7 +410,7 @@ func trainCmd(ctx context.Context, cmd *cobra.Command, o options, stdout, stderr
 		out.Curve = nil
 		b, err := json.Marshal(out)
 		if err != nil {
-			return exitFailure, fmt.Errorf("encode result: %w", err)
+			return cli.ExitFailure, fmt.Errorf("encode result: %w", err)
 		}
 		fmt.Fprintf(stdout, "%s\n", b)
 	}
@@ -432,7 +418,7 @@ func trainCmd(ctx context.Context, cmd *cobra.Command, o options, stdout, stderr
 		if o.checkpoint != "" {
 			fmt.Fprintf(stderr, "interrupted: checkpoint in %s; rerun with --resume to continue\n", o.checkpoint)
 		}
-		return exitInterrupted, nil
+		return cli.ExitInterrupted, nil
 	}
 	return 0, nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/lrsgd-lab/lrsgd/cmd/internal/cli"
 	"github.com/lrsgd-lab/lrsgd/host/stability"
 	"github.com/lrsgd-lab/lrsgd/host/train"
 	"github.com/lrsgd-lab/lrsgd/plugins/loader"
@@ -25,9 +26,9 @@ func probeCmd(ctx context.Context, o options, cfg train.Config, hp map[string]st
 	k, seed := o.probeReplace(), o.probeSeed()
 	switch {
 	case k > cfg.Train.N:
-		return exitBadInput, bad("--replace %d: want at most the training-set size %d", k, cfg.Train.N)
+		return cli.ExitBadInput, cli.Bad("--replace %d: want at most the training-set size %d", k, cfg.Train.N)
 	case k > cfg.Test.N:
-		return exitBadInput, bad("--replace %d: want at most the test-set size %d (the replacements come from the test set)", k, cfg.Test.N)
+		return cli.ExitBadInput, cli.Bad("--replace %d: want at most the test-set size %d (the replacements come from the test set)", k, cfg.Test.N)
 	}
 	runs := k + 1
 	if k == 0 {
@@ -57,19 +58,19 @@ func probeCmd(ctx context.Context, o options, cfg train.Config, hp map[string]st
 				id, serr := storeInterruptedProbe(sctx, o, hp, desc, cfg, rec)
 				cancel()
 				if serr != nil {
-					return exitInterrupted, serr
+					return cli.ExitInterrupted, serr
 				}
 				fmt.Fprintf(stderr, "train: filed as trial %d of study %s, state FAIL (interrupted)\n", id, o.studyName)
 			}
-			return exitInterrupted, nil
+			return cli.ExitInterrupted, nil
 		}
 		if strings.Contains(err.Error(), "train config") {
-			return exitBadInput, badInput{err}
+			return cli.ExitBadInput, cli.BadInput{Err: err}
 		}
-		return exitFailure, err
+		return cli.ExitFailure, err
 	}
 	if res.Reference == nil {
-		return exitFailure, errors.New("stability probe: no result of the run on S")
+		return cli.ExitFailure, errors.New("stability probe: no result of the run on S")
 	}
 
 	out := output{Result: *res.Reference, Optimizer: desc.Name, OptimizerVersion: desc.Version, Hyperparams: hp,
@@ -77,7 +78,7 @@ func probeCmd(ctx context.Context, o options, cfg train.Config, hp map[string]st
 		BatchSize: o.batch, Seed: o.seed, FastOps: fastOps(o)}
 	if o.curve != "" {
 		if err := writeCurve(o.curve, out.Curve, alignProbe(out.Curve, res.Curve)); err != nil {
-			return exitFailure, err
+			return cli.ExitFailure, err
 		}
 	}
 	if o.storage != "" {
@@ -85,7 +86,7 @@ func probeCmd(ctx context.Context, o options, cfg train.Config, hp map[string]st
 		id, err := store(sctx, o, out, desc, cfg, rec)
 		cancel()
 		if err != nil {
-			return exitFailure, err
+			return cli.ExitFailure, err
 		}
 		out.TrialID = id
 	}
@@ -94,7 +95,7 @@ func probeCmd(ctx context.Context, o options, cfg train.Config, hp map[string]st
 	if o.jsonOut {
 		b, err := probeJSON(out, res, seed)
 		if err != nil {
-			return exitFailure, err
+			return cli.ExitFailure, err
 		}
 		fmt.Fprintf(stdout, "%s\n", b)
 	}

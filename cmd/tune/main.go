@@ -29,6 +29,7 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
+	"github.com/lrsgd-lab/lrsgd/cmd/internal/cli"
 	"github.com/lrsgd-lab/lrsgd/plugins/loader"
 	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
 	"github.com/lrsgd-lab/lrsgd/results"
@@ -36,19 +37,6 @@ import (
 	"github.com/lrsgd-lab/lrsgd/search/runner"
 	"github.com/lrsgd-lab/lrsgd/search/study"
 )
-
-// Exit statuses.
-const (
-	exitFailure     = 1
-	exitBadInput    = 2
-	exitInterrupted = 130
-)
-
-// badInput marks errors found before anything was written.
-type badInput struct{ err error }
-
-func (b badInput) Error() string { return b.err.Error() }
-func (b badInput) Unwrap() error { return b.err }
 
 type options struct {
 	study      string
@@ -99,7 +87,7 @@ Exit status: 0 done, 1 failure while running, 2 bad input (nothing written),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.seedSet = cmd.Flags().Changed("seed")
 			if o.study == "" {
-				return badInput{errors.New("--study is required (a shipped study — see `tune studies` — or a .yaml file)")}
+				return cli.BadInput{Err: errors.New("--study is required (a shipped study — see `tune studies` — or a .yaml file)")}
 			}
 			return tune(cmd.Context(), o, stdout, stderr)
 		},
@@ -158,14 +146,14 @@ Exit status: 0 done, 1 failure while running, 2 bad input (nothing written),
 		return 0
 	case errors.Is(err, search.ErrInterrupted) || (ctx.Err() != nil && errors.Is(err, context.Canceled)):
 		fmt.Fprintln(stderr, "tune: interrupted; the running trials were marked FAIL (interrupted) and re-queued; rerun the same command to resume")
-		return exitInterrupted
+		return cli.ExitInterrupted
 	}
 	fmt.Fprintf(stderr, "tune: %v\n", err)
-	var bi badInput
+	var bi cli.BadInput
 	if errors.As(err, &bi) || strings.Contains(err.Error(), "unknown flag") || strings.Contains(err.Error(), "invalid argument") {
-		return exitBadInput
+		return cli.ExitBadInput
 	}
-	return exitFailure
+	return cli.ExitFailure
 }
 
 func loaderOptions(dir, manifest string, verbose bool) loader.Options {
@@ -207,23 +195,23 @@ func resolveStudy(o options) (*study.Study, error) {
 
 func tune(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if o.workers < 1 {
-		return badInput{fmt.Errorf("--workers %d: want >= 1", o.workers)}
+		return cli.BadInput{Err: fmt.Errorf("--workers %d: want >= 1", o.workers)}
 	}
 	if o.trials < 0 {
-		return badInput{fmt.Errorf("--trials %d: want >= 0", o.trials)}
+		return cli.BadInput{Err: fmt.Errorf("--trials %d: want >= 0", o.trials)}
 	}
 	s, err := resolveStudy(o)
 	if err != nil {
-		return badInput{err}
+		return cli.BadInput{Err: err}
 	}
 	// Check the study against the plugins before anything is written.
 	lopts := loaderOptions(o.pluginsDir, o.manifest, o.verbose)
 	infos, err := loader.List(ctx, lopts)
 	if err != nil {
-		return badInput{fmt.Errorf("list plugins: %w", err)}
+		return cli.BadInput{Err: fmt.Errorf("list plugins: %w", err)}
 	}
 	if err := s.Check(ctx, describer(infos, lopts.Dir)); err != nil {
-		return badInput{fmt.Errorf("study %s: %w", s.Name, err)}
+		return cli.BadInput{Err: fmt.Errorf("study %s: %w", s.Name, err)}
 	}
 	if o.dryRun {
 		return printResolved(stdout, s)
@@ -237,12 +225,12 @@ func tune(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if ctx.Err() != nil {
 			return search.ErrInterrupted
 		}
-		return badInput{fmt.Errorf("study %s: data: %w", s.Name, err)}
+		return cli.BadInput{Err: fmt.Errorf("study %s: data: %w", s.Name, err)}
 	}
 	dsn := results.ResolveDSN(o.storage)
 	store, err := results.Open(ctx, dsn)
 	if err != nil {
-		return badInput{err}
+		return cli.BadInput{Err: err}
 	}
 	defer store.Close()
 

@@ -145,8 +145,8 @@ func TestBadInputWritesNothing(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := runTune(t, dir, append(c.args, "--storage", db)...)
-			if r.code != exitBadInput {
-				t.Errorf("exit %d, want %d\n%s", r.code, exitBadInput, r)
+			if r.code != 2 {
+				t.Errorf("exit %d, want %d\n%s", r.code, 2, r)
 			}
 			for _, w := range c.want {
 				if !strings.Contains(r.stderr, w) {
@@ -163,7 +163,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := runTune(t, dir, "--study", "gamma-sweep", "--set", "gamma=1.5", "--storage", db)
-	if r.code != exitBadInput || countStudies(t, db) != 0 {
+	if r.code != 2 || countStudies(t, db) != 0 {
 		t.Errorf("existing store: %s; %d studies", r, countStudies(t, db))
 	}
 }
@@ -171,8 +171,8 @@ func TestBadInputWritesNothing(t *testing.T) {
 func TestUnreachableStorageMasksPassword(t *testing.T) {
 	dir := t.TempDir()
 	r := runTune(t, dir, "--study", "gamma-sweep", "--set", "dataset=synthetic", "--storage", "postgres://lab:s3cretpw@127.0.0.1:1/lrsgd?connect_timeout=2")
-	if r.code != exitBadInput {
-		t.Errorf("exit %d, want %d\n%s", r.code, exitBadInput, r)
+	if r.code != 2 {
+		t.Errorf("exit %d, want %d\n%s", r.code, 2, r)
 	}
 	if strings.Contains(r.stdout+r.stderr, "s3cretpw") {
 		t.Errorf("password in output:\n%s", r)
