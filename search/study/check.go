@@ -7,10 +7,10 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
+	"github.com/lrsgd-lab/lrsgd/plugins/sdk"
 )
 
 // Models and Datasets are the names the trainer accepts.
@@ -106,39 +106,15 @@ func specNames(d optimizer.Description) string {
 	return strings.Join(names, ", ")
 }
 
-// validRange renders what a spec accepts.
-func validRange(s optimizer.HyperparamSpec) string {
-	switch s.Type {
-	case optimizer.Bool:
-		return "true or false"
-	case optimizer.Enum:
-		return "one of " + strings.Join(s.Choices, ", ")
-	case optimizer.Int:
-		return fmt.Sprintf("an integer in [%g, %g]", s.Min, s.Max)
-	}
-	return fmt.Sprintf("a number in [%g, %g]", s.Min, s.Max)
-}
+// validRange renders what a spec accepts, as the plugin's own refusal does.
+func validRange(s optimizer.HyperparamSpec) string { return string(s.Type) + " " + sdk.ValidRange(s) }
 
-// checkValue checks a hyperparameter value string against its spec, the
-// way the plugin will parse it.
+// checkValue checks a hyperparameter value string against its spec with the
+// plugin server's own check (sdk.CheckValue), so a study refuses exactly
+// what the plugin would.
 func checkValue(s optimizer.HyperparamSpec, raw string) error {
-	raw = strings.TrimSpace(raw)
-	ok := false
-	switch s.Type {
-	case optimizer.Float:
-		f, err := strconv.ParseFloat(raw, 64)
-		ok = err == nil && !math.IsNaN(f) && f >= s.Min && f <= s.Max
-	case optimizer.Int:
-		i, err := strconv.Atoi(raw)
-		ok = err == nil && float64(i) >= s.Min && float64(i) <= s.Max
-	case optimizer.Bool:
-		_, err := strconv.ParseBool(raw)
-		ok = err == nil
-	case optimizer.Enum:
-		ok = slices.Contains(s.Choices, raw)
-	}
-	if !ok {
-		return fmt.Errorf("%s=%q is outside its valid range: want %s", s.Name, raw, validRange(s))
+	if sdk.CheckValue(s, raw) != nil {
+		return fmt.Errorf("%s=%q is outside its valid range: want %s", s.Name, strings.TrimSpace(raw), validRange(s))
 	}
 	return nil
 }

@@ -285,8 +285,8 @@ func TestCheckAgainstPlugins(t *testing.T) {
 		sets []string
 		want string
 	}{
-		{[]string{"gamma=2"}, `gamma="2" is outside its valid range: want a number in [1e-06, 1]`},
-		{[]string{"hp.preset=fancy"}, `preset="fancy" is outside its valid range: want one of reference, paper`},
+		{[]string{"gamma=2"}, `gamma="2" is outside its valid range: want float [1e-06, 1]`},
+		{[]string{"hp.preset=fancy"}, `preset="fancy" is outside its valid range: want enum reference|paper`},
 		{[]string{"hp.colour=red"}, `lrsgd-r has no hyperparameter "colour"`},
 		{[]string{"hp.m=2.5"}, `m="2.5"`},
 		{[]string{"optimizer=adam-x"}, `optimizer "adam-x": no plugin "adam-x"`},
