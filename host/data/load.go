@@ -152,7 +152,7 @@ func stratifiedSubset(s *Set, n int, seed uint64, split uint64) (*Set, error) {
 	keep := make([]int32, 0, n)
 	for c, idx := range byClass {
 		for k := 0; k < quota[c]; k++ {
-			j := k + r.intn(len(idx)-k)
+			j := k + r.Intn(len(idx)-k)
 			idx[k], idx[j] = idx[j], idx[k]
 		}
 		keep = append(keep, idx[:quota[c]]...)

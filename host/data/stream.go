@@ -100,7 +100,7 @@ func (st *Stream) startPass(p int) {
 		st.perm[i] = int32(i)
 	}
 	r := newRNG(mix(st.seed, domPerm, uint64(p)))
-	r.shuffleInt32(st.perm)
+	r.ShuffleInt32(st.perm)
 	st.pass = p
 	st.offset = 0
 }

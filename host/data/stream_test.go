@@ -15,14 +15,14 @@ func randomSet(n int, seed uint64, zeros bool) *Set {
 	s := &Set{Name: "random", N: n, C: 3, H: 32, W: 32, Classes: 10,
 		Images: make([]uint8, n*3072), Labels: make([]uint8, n), Mean: CIFAR10Mean(), Std: CIFAR10Std()}
 	for i := range s.Images {
-		v := r.intn(256)
+		v := r.Intn(256)
 		if !zeros && v == 0 {
 			v = 1
 		}
 		s.Images[i] = uint8(v)
 	}
 	for i := range s.Labels {
-		s.Labels[i] = uint8(r.intn(10))
+		s.Labels[i] = uint8(r.Intn(10))
 	}
 	return s
 }

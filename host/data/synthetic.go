@@ -53,11 +53,11 @@ func randomWaves(r *rng, n int, amp float64) []wave {
 	ws := make([]wave, n)
 	for i := range ws {
 		for ws[i].fx == 0 && ws[i].fy == 0 {
-			ws[i].fx = r.intn(7) - 3
-			ws[i].fy = r.intn(4) // fy >= 0 covers every direction once with fx of both signs
+			ws[i].fx = r.Intn(7) - 3
+			ws[i].fy = r.Intn(4) // fy >= 0 covers every direction once with fx of both signs
 		}
-		ws[i].amp = amp * (0.5 + r.float64())
-		ws[i].phase = 2 * math.Pi * r.float64()
+		ws[i].amp = amp * (0.5 + r.Float64())
+		ws[i].phase = 2 * math.Pi * r.Float64()
 	}
 	return ws
 }
@@ -166,14 +166,14 @@ func synthImage(s *Set, i int, key uint64, templates [][]wave, noise *[256]float
 	r := newRNG(key)
 	k := i % synthClasses
 	s.Labels[i] = uint8(k)
-	sx, sy := r.intn(2*synthShift+1)-synthShift, r.intn(2*synthShift+1)-synthShift
-	contrast := 0.6 + 0.8*r.float64()
+	sx, sy := r.Intn(2*synthShift+1)-synthShift, r.Intn(2*synthShift+1)-synthShift
+	contrast := 0.6 + 0.8*r.Float64()
 	cosX, sinX, cosY, sinY := tmp[:synthW], tmp[synthW:2*synthW], tmp[2*synthW:3*synthW], tmp[3*synthW:]
 	hw := synthH * synthW
 	for c := 0; c < synthC; c++ {
 		// White noise: 8 discretised normals per 64-bit draw.
 		for p := 0; p < len(f); p += 8 { // H*W is a multiple of 8
-			u := r.uint64()
+			u := r.Uint64()
 			for q := 0; q < 8; q++ {
 				f[p+q] = 0.5 + synthNoise*noise[u&0xff]
 				u >>= 8

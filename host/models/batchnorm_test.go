@@ -46,8 +46,8 @@ func TestBatchNormOp(t *testing.T) {
 	xs := make([]float32, bs*c*hw)
 	rs := make([]float32, len(xs))
 	for i := range xs {
-		xs[i] = float32(3*rn.float64() + float64(i%5))
-		rs[i] = float32(2*rn.float64() - 1)
+		xs[i] = float32(3*rn.Float64() + float64(i%5))
+		rs[i] = float32(2*rn.Float64() - 1)
 	}
 	gs, bsv := []float32{1.5, -0.5}, []float32{0.25, 2}
 	runMean, runVar := []float32{0, 0}, []float32{1, 1}

@@ -142,7 +142,7 @@ func TestLeNetGradientFiniteDifferences(t *testing.T) {
 		checked := 0
 		for _, tn := range m.Layout() {
 			for k := 0; k < 4; k++ {
-				i := tn.Offset + int(r.uint64()%uint64(tn.Size))
+				i := tn.Offset + int(r.Uint64()%uint64(tn.Size))
 				dir := make([]float64, len(p64))
 				dir[i] = 1
 				want := fd(dir)
@@ -156,7 +156,7 @@ func TestLeNetGradientFiniteDifferences(t *testing.T) {
 			dir := make([]float64, len(p64))
 			var dot float64
 			for i := range dir {
-				dir[i] = 2*r.float64() - 1
+				dir[i] = 2*r.Float64() - 1
 				dot += dir[i] * float64(grads[i])
 			}
 			if want := fd(dir); math.Abs(dot-want) > 1e-4+1e-3*math.Abs(want) {

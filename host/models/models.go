@@ -24,6 +24,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/lrsgd-lab/lrsgd/internal/splitmix"
 )
 
 // Input describes the images a model takes and the number of classes.
@@ -175,7 +177,7 @@ func (m *Model) Init(params, stats []float32, seed uint64) error {
 			bound := 1 / math.Sqrt(float64(t.FanIn))
 			r := newRNG(mix(seed, key))
 			for i := range dst {
-				dst[i] = float32((2*r.float64() - 1) * bound)
+				dst[i] = float32((2*r.Float64() - 1) * bound)
 			}
 		}
 	}
@@ -193,32 +195,13 @@ func (m *Model) String() string {
 	return fmt.Sprintf("%s (%s, %d parameters)", m.name, m.input, m.nParam)
 }
 
-// splitmix64 and a one-word generator, for the initialisation and dropout.
-func splitmix64(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
-}
-
+// mix keys the initialisation and dropout draws: splitmix.Key on the seed
+// with this package's salt, so that models and data never share a stream.
 func mix(seed uint64, coords ...uint64) uint64 {
-	h := splitmix64(seed ^ 0x6c72736764)
-	for _, c := range coords {
-		h = splitmix64(h ^ splitmix64(c+0x632be59bd9b4e019))
-	}
-	return h
+	return splitmix.Key(seed^0x6c72736764, coords...)
 }
 
-type rng struct{ s uint64 }
+// rng is the package's generator (SplitMix64).
+type rng = splitmix.Rand
 
-func newRNG(seed uint64) rng { return rng{s: seed} }
-
-func (r *rng) uint64() uint64 {
-	r.s += 0x9e3779b97f4a7c15
-	x := r.s
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
-}
-
-func (r *rng) float64() float64 { return float64(r.uint64()>>11) / (1 << 53) }
+func newRNG(seed uint64) rng { return splitmix.New(seed) }

@@ -171,7 +171,7 @@ func (n *Net) TrainStep(labels []int, key uint64, grads []float32) (float64, err
 		keep := float32(1 / (1 - mk.p))
 		thresh := uint64(mk.p * (1 << 53))
 		for j := range mk.data {
-			if r.uint64()>>11 < thresh {
+			if r.Uint64()>>11 < thresh {
 				mk.data[j] = 0
 			} else {
 				mk.data[j] = keep

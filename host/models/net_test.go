@@ -9,7 +9,7 @@ import (
 func fillInput(x []float32, seed uint64) {
 	r := newRNG(seed)
 	for i := range x {
-		x[i] = float32(2*r.float64() - 1)
+		x[i] = float32(2*r.Float64() - 1)
 	}
 }
 
