@@ -285,14 +285,21 @@ type Layout struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// fd is the file descriptor number of the memfd in the plugin process
 	// (3: the first of exec.Cmd.ExtraFiles).
-	Fd            int32  `protobuf:"varint,1,opt,name=fd,proto3" json:"fd,omitempty"`
-	Size          uint64 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
-	NumParams     uint64 `protobuf:"varint,3,opt,name=num_params,json=numParams,proto3" json:"num_params,omitempty"`
-	StateVectors  uint32 `protobuf:"varint,4,opt,name=state_vectors,json=stateVectors,proto3" json:"state_vectors,omitempty"`
-	ParamsOffset  uint64 `protobuf:"varint,5,opt,name=params_offset,json=paramsOffset,proto3" json:"params_offset,omitempty"`
-	GradsOffset   uint64 `protobuf:"varint,6,opt,name=grads_offset,json=gradsOffset,proto3" json:"grads_offset,omitempty"`
-	StateOffset   uint64 `protobuf:"varint,7,opt,name=state_offset,json=stateOffset,proto3" json:"state_offset,omitempty"`
-	Nonce         uint64 `protobuf:"varint,8,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	Fd           int32  `protobuf:"varint,1,opt,name=fd,proto3" json:"fd,omitempty"`
+	Size         uint64 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	NumParams    uint64 `protobuf:"varint,3,opt,name=num_params,json=numParams,proto3" json:"num_params,omitempty"`
+	StateVectors uint32 `protobuf:"varint,4,opt,name=state_vectors,json=stateVectors,proto3" json:"state_vectors,omitempty"`
+	ParamsOffset uint64 `protobuf:"varint,5,opt,name=params_offset,json=paramsOffset,proto3" json:"params_offset,omitempty"`
+	GradsOffset  uint64 `protobuf:"varint,6,opt,name=grads_offset,json=gradsOffset,proto3" json:"grads_offset,omitempty"`
+	StateOffset  uint64 `protobuf:"varint,7,opt,name=state_offset,json=stateOffset,proto3" json:"state_offset,omitempty"`
+	Nonce        uint64 `protobuf:"varint,8,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	// step_fd, when not 0, is the descriptor number in the plugin process of
+	// a SOCK_SEQPACKET unix socket (the second of exec.Cmd.ExtraFiles) on
+	// which the host sends Steps as StepRequest messages and the plugin
+	// answers each with a StepReply: the step channel, faster than the Step
+	// RPC after idle waits. The plugin says in InitResponse whether it serves
+	// it; if not, the host uses the Step RPC.
+	StepFd        int32 `protobuf:"varint,9,opt,name=step_fd,json=stepFd,proto3" json:"step_fd,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -383,6 +390,13 @@ func (x *Layout) GetNonce() uint64 {
 	return 0
 }
 
+func (x *Layout) GetStepFd() int32 {
+	if x != nil {
+		return x.StepFd
+	}
+	return 0
+}
+
 type InitRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Hyperparams   map[string]string      `protobuf:"bytes,1,rep,name=hyperparams,proto3" json:"hyperparams,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
@@ -452,7 +466,9 @@ func (x *InitRequest) GetLayout() *Layout {
 }
 
 type InitResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// step_channel is true when the plugin serves Steps on Layout.step_fd.
+	StepChannel   bool `protobuf:"varint,1,opt,name=step_channel,json=stepChannel,proto3" json:"step_channel,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -485,6 +501,13 @@ func (x *InitResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use InitResponse.ProtoReflect.Descriptor instead.
 func (*InitResponse) Descriptor() ([]byte, []int) {
 	return file_optimizer_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *InitResponse) GetStepChannel() bool {
+	if x != nil {
+		return x.StepChannel
+	}
+	return false
 }
 
 type StepRequest struct {
@@ -849,6 +872,69 @@ func (*CloseResponse) Descriptor() ([]byte, []int) {
 	return file_optimizer_proto_rawDescGZIP(), []int{14}
 }
 
+// StepReply is the plugin's answer to a StepRequest on the step channel:
+// the response, or the gRPC status code and message the Step RPC would
+// have returned.
+type StepReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Response      *StepResponse          `protobuf:"bytes,1,opt,name=response,proto3" json:"response,omitempty"`
+	Code          uint32                 `protobuf:"varint,2,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string                 `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StepReply) Reset() {
+	*x = StepReply{}
+	mi := &file_optimizer_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StepReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StepReply) ProtoMessage() {}
+
+func (x *StepReply) ProtoReflect() protoreflect.Message {
+	mi := &file_optimizer_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StepReply.ProtoReflect.Descriptor instead.
+func (*StepReply) Descriptor() ([]byte, []int) {
+	return file_optimizer_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *StepReply) GetResponse() *StepResponse {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+func (x *StepReply) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *StepReply) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 var File_optimizer_proto protoreflect.FileDescriptor
 
 const file_optimizer_proto_rawDesc = "" +
@@ -870,7 +956,7 @@ const file_optimizer_proto_rawDesc = "" +
 	"\vhyperparams\x18\x05 \x03(\v2\".lrsgd.optimizer.v1.HyperparamSpecR\vhyperparams\"\x11\n" +
 	"\x0fDescribeRequest\"U\n" +
 	"\x10DescribeResponse\x12A\n" +
-	"\vdescription\x18\x01 \x01(\v2\x1f.lrsgd.optimizer.v1.DescriptionR\vdescription\"\xf1\x01\n" +
+	"\vdescription\x18\x01 \x01(\v2\x1f.lrsgd.optimizer.v1.DescriptionR\vdescription\"\x8a\x02\n" +
 	"\x06Layout\x12\x0e\n" +
 	"\x02fd\x18\x01 \x01(\x05R\x02fd\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x04R\x04size\x12\x1d\n" +
@@ -880,7 +966,8 @@ const file_optimizer_proto_rawDesc = "" +
 	"\rparams_offset\x18\x05 \x01(\x04R\fparamsOffset\x12!\n" +
 	"\fgrads_offset\x18\x06 \x01(\x04R\vgradsOffset\x12!\n" +
 	"\fstate_offset\x18\a \x01(\x04R\vstateOffset\x12\x14\n" +
-	"\x05nonce\x18\b \x01(\x04R\x05nonce\"\x88\x02\n" +
+	"\x05nonce\x18\b \x01(\x04R\x05nonce\x12\x17\n" +
+	"\astep_fd\x18\t \x01(\x05R\x06stepFd\"\x88\x02\n" +
 	"\vInitRequest\x12R\n" +
 	"\vhyperparams\x18\x01 \x03(\v20.lrsgd.optimizer.v1.InitRequest.HyperparamsEntryR\vhyperparams\x12\x1d\n" +
 	"\n" +
@@ -889,8 +976,9 @@ const file_optimizer_proto_rawDesc = "" +
 	"\x06layout\x18\x04 \x01(\v2\x1a.lrsgd.optimizer.v1.LayoutR\x06layout\x1a>\n" +
 	"\x10HyperparamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x0e\n" +
-	"\fInitResponse\"1\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"1\n" +
+	"\fInitResponse\x12!\n" +
+	"\fstep_channel\x18\x01 \x01(\bR\vstepChannel\"1\n" +
 	"\vStepRequest\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\x03R\x04step\x12\x0e\n" +
 	"\x02lr\x18\x02 \x01(\x01R\x02lr\"\x8e\x01\n" +
@@ -908,7 +996,11 @@ const file_optimizer_proto_rawDesc = "" +
 	"\x05state\x18\x01 \x01(\fR\x05state\"\x11\n" +
 	"\x0fRestoreResponse\"\x0e\n" +
 	"\fCloseRequest\"\x0f\n" +
-	"\rCloseResponse2\xe5\x03\n" +
+	"\rCloseResponse\"w\n" +
+	"\tStepReply\x12<\n" +
+	"\bresponse\x18\x01 \x01(\v2 .lrsgd.optimizer.v1.StepResponseR\bresponse\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\rR\x04code\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage2\xe5\x03\n" +
 	"\tOptimizer\x12U\n" +
 	"\bDescribe\x12#.lrsgd.optimizer.v1.DescribeRequest\x1a$.lrsgd.optimizer.v1.DescribeResponse\x12I\n" +
 	"\x04Init\x12\x1f.lrsgd.optimizer.v1.InitRequest\x1a .lrsgd.optimizer.v1.InitResponse\x12I\n" +
@@ -929,7 +1021,7 @@ func file_optimizer_proto_rawDescGZIP() []byte {
 	return file_optimizer_proto_rawDescData
 }
 
-var file_optimizer_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_optimizer_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_optimizer_proto_goTypes = []any{
 	(*HyperparamSpec)(nil),   // 0: lrsgd.optimizer.v1.HyperparamSpec
 	(*Description)(nil),      // 1: lrsgd.optimizer.v1.Description
@@ -946,30 +1038,32 @@ var file_optimizer_proto_goTypes = []any{
 	(*RestoreResponse)(nil),  // 12: lrsgd.optimizer.v1.RestoreResponse
 	(*CloseRequest)(nil),     // 13: lrsgd.optimizer.v1.CloseRequest
 	(*CloseResponse)(nil),    // 14: lrsgd.optimizer.v1.CloseResponse
-	nil,                      // 15: lrsgd.optimizer.v1.InitRequest.HyperparamsEntry
+	(*StepReply)(nil),        // 15: lrsgd.optimizer.v1.StepReply
+	nil,                      // 16: lrsgd.optimizer.v1.InitRequest.HyperparamsEntry
 }
 var file_optimizer_proto_depIdxs = []int32{
 	0,  // 0: lrsgd.optimizer.v1.Description.hyperparams:type_name -> lrsgd.optimizer.v1.HyperparamSpec
 	1,  // 1: lrsgd.optimizer.v1.DescribeResponse.description:type_name -> lrsgd.optimizer.v1.Description
-	15, // 2: lrsgd.optimizer.v1.InitRequest.hyperparams:type_name -> lrsgd.optimizer.v1.InitRequest.HyperparamsEntry
+	16, // 2: lrsgd.optimizer.v1.InitRequest.hyperparams:type_name -> lrsgd.optimizer.v1.InitRequest.HyperparamsEntry
 	4,  // 3: lrsgd.optimizer.v1.InitRequest.layout:type_name -> lrsgd.optimizer.v1.Layout
-	2,  // 4: lrsgd.optimizer.v1.Optimizer.Describe:input_type -> lrsgd.optimizer.v1.DescribeRequest
-	5,  // 5: lrsgd.optimizer.v1.Optimizer.Init:input_type -> lrsgd.optimizer.v1.InitRequest
-	7,  // 6: lrsgd.optimizer.v1.Optimizer.Step:input_type -> lrsgd.optimizer.v1.StepRequest
-	9,  // 7: lrsgd.optimizer.v1.Optimizer.Save:input_type -> lrsgd.optimizer.v1.SaveRequest
-	11, // 8: lrsgd.optimizer.v1.Optimizer.Restore:input_type -> lrsgd.optimizer.v1.RestoreRequest
-	13, // 9: lrsgd.optimizer.v1.Optimizer.Close:input_type -> lrsgd.optimizer.v1.CloseRequest
-	3,  // 10: lrsgd.optimizer.v1.Optimizer.Describe:output_type -> lrsgd.optimizer.v1.DescribeResponse
-	6,  // 11: lrsgd.optimizer.v1.Optimizer.Init:output_type -> lrsgd.optimizer.v1.InitResponse
-	8,  // 12: lrsgd.optimizer.v1.Optimizer.Step:output_type -> lrsgd.optimizer.v1.StepResponse
-	10, // 13: lrsgd.optimizer.v1.Optimizer.Save:output_type -> lrsgd.optimizer.v1.SaveResponse
-	12, // 14: lrsgd.optimizer.v1.Optimizer.Restore:output_type -> lrsgd.optimizer.v1.RestoreResponse
-	14, // 15: lrsgd.optimizer.v1.Optimizer.Close:output_type -> lrsgd.optimizer.v1.CloseResponse
-	10, // [10:16] is the sub-list for method output_type
-	4,  // [4:10] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	8,  // 4: lrsgd.optimizer.v1.StepReply.response:type_name -> lrsgd.optimizer.v1.StepResponse
+	2,  // 5: lrsgd.optimizer.v1.Optimizer.Describe:input_type -> lrsgd.optimizer.v1.DescribeRequest
+	5,  // 6: lrsgd.optimizer.v1.Optimizer.Init:input_type -> lrsgd.optimizer.v1.InitRequest
+	7,  // 7: lrsgd.optimizer.v1.Optimizer.Step:input_type -> lrsgd.optimizer.v1.StepRequest
+	9,  // 8: lrsgd.optimizer.v1.Optimizer.Save:input_type -> lrsgd.optimizer.v1.SaveRequest
+	11, // 9: lrsgd.optimizer.v1.Optimizer.Restore:input_type -> lrsgd.optimizer.v1.RestoreRequest
+	13, // 10: lrsgd.optimizer.v1.Optimizer.Close:input_type -> lrsgd.optimizer.v1.CloseRequest
+	3,  // 11: lrsgd.optimizer.v1.Optimizer.Describe:output_type -> lrsgd.optimizer.v1.DescribeResponse
+	6,  // 12: lrsgd.optimizer.v1.Optimizer.Init:output_type -> lrsgd.optimizer.v1.InitResponse
+	8,  // 13: lrsgd.optimizer.v1.Optimizer.Step:output_type -> lrsgd.optimizer.v1.StepResponse
+	10, // 14: lrsgd.optimizer.v1.Optimizer.Save:output_type -> lrsgd.optimizer.v1.SaveResponse
+	12, // 15: lrsgd.optimizer.v1.Optimizer.Restore:output_type -> lrsgd.optimizer.v1.RestoreResponse
+	14, // 16: lrsgd.optimizer.v1.Optimizer.Close:output_type -> lrsgd.optimizer.v1.CloseResponse
+	11, // [11:17] is the sub-list for method output_type
+	5,  // [5:11] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_optimizer_proto_init() }
@@ -983,7 +1077,7 @@ func file_optimizer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_optimizer_proto_rawDesc), len(file_optimizer_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
