@@ -24,7 +24,9 @@ import (
 //   - inprocess: blocks.NewLRSGDR() on its own Go-heap buffers;
 //   - inprocess-shm: the same optimizer bound (InitBuffers) to a memfd
 //     mapping with the plugin's layout, in the benchmark process;
-//   - plugin: the lrsgd-r plugin process over the same kind of mapping.
+//   - plugin: the lrsgd-r plugin process over the same kind of mapping,
+//     Steps on the step channel;
+//   - plugin-rpc: the same with Steps as gRPC calls (Options.StepRPC).
 //
 // plugin − inprocess-shm is the cost of the transport (the RPC round trip
 // and the process switch) with the memory layout held fixed;
@@ -39,7 +41,7 @@ import (
 // -benchtime (e.g. 50x).
 func BenchmarkStep(b *testing.B) {
 	for _, n := range []int{62_006, 1_000_000, 11_200_000} {
-		for _, where := range []string{"inprocess", "inprocess-shm", "plugin"} {
+		for _, where := range []string{"inprocess", "inprocess-shm", "plugin", "plugin-rpc"} {
 			b.Run(fmt.Sprintf("n=%d/%s", n, where), func(b *testing.B) { benchStep(b, n, where) })
 		}
 	}
@@ -54,8 +56,8 @@ func benchStep(b *testing.B, n int, where string) {
 		err error
 	)
 	switch where {
-	case "plugin":
-		if opt, err = Open(ctx, "lrsgd-r", Options{Dir: binDir, Logger: hclog.NewNullLogger()}); err != nil {
+	case "plugin", "plugin-rpc":
+		if opt, err = Open(ctx, "lrsgd-r", Options{Dir: binDir, Logger: hclog.NewNullLogger(), StepRPC: where == "plugin-rpc"}); err != nil {
 			b.Fatal(err)
 		}
 		buf, err = opt.Init(ctx, cfg)
@@ -170,7 +172,8 @@ func mapLike(ctx context.Context, opt optimizer.Optimizer, n int) (*shm.Mapping,
 	return shm.Map(f, l)
 }
 
-// BenchmarkRoundTrip isolates the transport: the test plugin spins (no
+// BenchmarkRoundTrip isolates the transport, for Steps on the step
+// channel and as gRPC calls (Options.StepRPC): the test plugin spins (no
 // memory traffic) for busy ms in each step of a 100-parameter optimizer,
 // and median-rpc-ns/step is each step's wall time minus the plugin's time
 // inside the step. It shows how the round trip grows when both processes
@@ -178,28 +181,32 @@ func mapLike(ctx context.Context, opt optimizer.Optimizer, n int) (*shm.Mapping,
 // machine).
 func BenchmarkRoundTrip(b *testing.B) {
 	for _, busy := range []int{0, 2, 35} {
-		b.Run(fmt.Sprintf("busy=%dms", busy), func(b *testing.B) {
-			b.Setenv("LRSGD_TEST_BUSY_MS", fmt.Sprint(busy))
-			ctx := context.Background()
-			opt, err := Open(ctx, "testplugin", Options{Dir: binDir, Logger: hclog.NewNullLogger()})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer opt.Close()
-			if _, err := opt.Init(ctx, optimizer.InitConfig{NumParams: 100}); err != nil {
-				b.Fatal(err)
-			}
-			rem := opt.(*remote)
-			rpcs := make([]time.Duration, 0, b.N)
-			b.ResetTimer()
-			for s := range int64(b.N) {
-				t0 := time.Now()
-				if _, err := opt.Step(ctx, optimizer.StepRequest{Step: s, LR: 0.01}); err != nil {
-					b.Fatal(err)
-				}
-				rpcs = append(rpcs, time.Since(t0)-rem.lastCompute)
-			}
-			b.ReportMetric(float64(median(rpcs).Nanoseconds()), "median-rpc-ns/step")
-		})
+		for _, how := range []string{"channel", "rpc"} {
+			b.Run(fmt.Sprintf("busy=%dms/%s", busy, how), func(b *testing.B) { benchRoundTrip(b, busy, how == "rpc") })
+		}
 	}
+}
+
+func benchRoundTrip(b *testing.B, busy int, stepRPC bool) {
+	b.Setenv("LRSGD_TEST_BUSY_MS", fmt.Sprint(busy))
+	ctx := context.Background()
+	opt, err := Open(ctx, "testplugin", Options{Dir: binDir, Logger: hclog.NewNullLogger(), StepRPC: stepRPC})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer opt.Close()
+	if _, err := opt.Init(ctx, optimizer.InitConfig{NumParams: 100}); err != nil {
+		b.Fatal(err)
+	}
+	rem := opt.(*remote)
+	rpcs := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for s := range int64(b.N) {
+		t0 := time.Now()
+		if _, err := opt.Step(ctx, optimizer.StepRequest{Step: s, LR: 0.01}); err != nil {
+			b.Fatal(err)
+		}
+		rpcs = append(rpcs, time.Since(t0)-rem.lastCompute)
+	}
+	b.ReportMetric(float64(median(rpcs).Nanoseconds()), "median-rpc-ns/step")
 }

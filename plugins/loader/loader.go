@@ -50,6 +50,9 @@ const (
 	// is zero. Init gets InitTimeoutFactor times as long, and so does the
 	// start of the plugin process (at least 10 s).
 	DefaultRPCTimeout = 30 * time.Second
+	// EnvStepRPC is the environment variable that, set to 1, sets
+	// Options.StepRPC.
+	EnvStepRPC = "LRSGD_PLUGIN_STEP_RPC"
 	// InitTimeoutFactor multiplies the RPC deadline for Init, which maps and
 	// initialises all the vectors.
 	InitTimeoutFactor = 4
@@ -69,6 +72,12 @@ type Options struct {
 	Logger hclog.Logger
 	// RPCTimeout is the deadline of each RPC; 0 means DefaultRPCTimeout.
 	RPCTimeout time.Duration
+	// StepRPC sends Steps as gRPC calls instead of on the step channel, a
+	// socket pair dedicated to Steps that the host passes to the plugin
+	// (see sdk.StepConn; its round trip is shorter after idle waits).
+	// Setting $LRSGD_PLUGIN_STEP_RPC=1 does the same. Plugins built before
+	// the step channel existed get gRPC Steps either way.
+	StepRPC bool
 }
 
 func (o Options) dir() string {
@@ -84,6 +93,8 @@ func (o Options) timeout() time.Duration {
 	}
 	return DefaultRPCTimeout
 }
+
+func (o Options) stepRPC() bool { return o.StepRPC || os.Getenv(EnvStepRPC) == "1" }
 
 func (o Options) logger() hclog.Logger {
 	if o.Logger != nil {

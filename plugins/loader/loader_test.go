@@ -198,14 +198,32 @@ var pluginCases = []pluginCase{
 	{"adam-lr", blocks.NewAdamLR, nil},
 }
 
+// forTransports runs f as two subtests: Steps on the step channel (the
+// default) and as gRPC calls (Options.StepRPC).
+func forTransports(t *testing.T, f func(t *testing.T, stepRPC bool)) {
+	t.Run("channel", func(t *testing.T) { f(t, false) })
+	t.Run("rpc", func(t *testing.T) { f(t, true) })
+}
+
 // TestPluginMatchesInProcess: the same update sequence through a plugin
 // process and in-process gives bit-identical parameters, state and step
-// results.
+// results, with Steps on the step channel and, for the first and the
+// lrsgd-r cases, as gRPC calls too.
 func TestPluginMatchesInProcess(t *testing.T) {
 	const n, steps = 1003, 40
 	dir := pluginDir(t, "testplugin", "sgd", "lrsgd-r", "lrsgd-c", "adam-lr")
+	cases := []struct {
+		pluginCase
+		stepRPC bool
+	}{{pluginCases[0], true}, {pluginCases[3], true}}
 	for _, pc := range pluginCases {
-		t.Run(fmt.Sprintf("%s%v", pc.plugin, pc.hp), func(t *testing.T) {
+		cases = append(cases, struct {
+			pluginCase
+			stepRPC bool
+		}{pc, false})
+	}
+	for _, pc := range cases {
+		t.Run(fmt.Sprintf("%s%v/step-rpc=%v", pc.plugin, pc.hp, pc.stepRPC), func(t *testing.T) {
 			cfg := optimizer.InitConfig{NumParams: n, Seed: 11, Hyperparams: pc.hp}
 			ctx := context.Background()
 			ref := pc.inproc()
@@ -218,6 +236,7 @@ func TestPluginMatchesInProcess(t *testing.T) {
 			want := runSteps(t, ref, rb, 0, steps)
 
 			opts, logs := testOptions(t, dir)
+			opts.StepRPC = pc.stepRPC
 			o := open(t, pc.plugin, opts)
 			// A first Init with another size exercises re-mapping.
 			if _, err := o.Init(ctx, optimizer.InitConfig{NumParams: 10, Seed: 1}); err != nil {
@@ -226,6 +245,9 @@ func TestPluginMatchesInProcess(t *testing.T) {
 			b, err := o.Init(ctx, cfg)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if r := o.(*remote); r.useSteps == pc.stepRPC || (r.steps == nil) != pc.stepRPC {
+				t.Fatalf("step channel in use: %v (channel made: %v), want %v", r.useSteps, r.steps != nil, !pc.stepRPC)
 			}
 			initParams(b)
 			got := runSteps(t, o, b, 0, steps)
@@ -310,8 +332,13 @@ func TestSaveKillRestore(t *testing.T) {
 
 // TestCrashMidStep: a plugin killed with SIGKILL in the middle of a step.
 func TestCrashMidStep(t *testing.T) {
+	forTransports(t, crashMidStep)
+}
+
+func crashMidStep(t *testing.T, stepRPC bool) {
 	dir := pluginDir(t, "testplugin")
 	opts, _ := testOptions(t, dir)
+	opts.StepRPC = stepRPC
 	ctx := context.Background()
 	t.Setenv("LRSGD_TEST_CRASH_AT_STEP", "5")
 	o := open(t, "testplugin", opts)
@@ -349,8 +376,13 @@ func TestCrashMidStep(t *testing.T) {
 // TestHang: a plugin that never answers runs into the RPC deadline and is
 // stopped.
 func TestHang(t *testing.T) {
+	forTransports(t, hang)
+}
+
+func hang(t *testing.T, stepRPC bool) {
 	dir := pluginDir(t, "testplugin")
 	opts, _ := testOptions(t, dir)
+	opts.StepRPC = stepRPC
 	opts.RPCTimeout = 2 * time.Second
 	ctx := context.Background()
 	t.Setenv("LRSGD_TEST_HANG_AT_STEP", "2")
@@ -376,8 +408,13 @@ func TestHang(t *testing.T) {
 
 // TestCancel: cancelling the caller's context mid-step stops the plugin.
 func TestCancel(t *testing.T) {
+	forTransports(t, cancel)
+}
+
+func cancel(t *testing.T, stepRPC bool) {
 	dir := pluginDir(t, "testplugin")
 	opts, _ := testOptions(t, dir)
+	opts.StepRPC = stepRPC
 	t.Setenv("LRSGD_TEST_HANG_AT_STEP", "0")
 	o := open(t, "testplugin", opts)
 	if _, err := o.Init(context.Background(), optimizer.InitConfig{NumParams: 10}); err != nil {

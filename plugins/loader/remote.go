@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -41,6 +42,8 @@ type remote struct {
 
 	mapping     *shm.Mapping
 	lastCompute time.Duration // time the plugin spent in the last Step's update
+	steps       *sdk.StepConn // the host's end of the step channel; nil: Steps over gRPC only
+	useSteps    bool          // the plugin serves the step channel (its last Init said so)
 	failed      error         // set when the process was stopped after a failure
 	closed      bool
 }
@@ -75,6 +78,20 @@ func start(ctx context.Context, name string, opts Options) (_ *remote, err error
 	}()
 	r.cmd = exec.Command(path)
 	r.cmd.ExtraFiles = []*os.File{memfd} // descriptor sdk.ShmFD in the plugin
+	var stepChild *os.File
+	if !opts.stepRPC() {
+		var stepHost *os.File
+		if stepHost, stepChild, err = stepPair(); err != nil {
+			return nil, fmt.Errorf("plugin %q: %w", name, err)
+		}
+		// Closed once the plugin runs (or failed to): then the plugin holds
+		// the only copy, so the host reads EOF when the plugin dies.
+		defer stepChild.Close()
+		if r.steps, err = sdk.NewStepConn(stepHost); err != nil {
+			return nil, fmt.Errorf("plugin %q: %w", name, err)
+		}
+		r.cmd.ExtraFiles = append(r.cmd.ExtraFiles, stepChild) // descriptor sdk.StepFD
+	}
 	cfg := &plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake(),
 		VersionedPlugins: sdk.VersionedPlugins(nil, nil),
@@ -89,6 +106,9 @@ func start(ctx context.Context, name string, opts Options) (_ *remote, err error
 	}
 	r.client = plugin.NewClient(cfg)
 	proto, err := r.client.Client()
+	if stepChild != nil {
+		stepChild.Close() // the deferred Close then does nothing
+	}
 	if err != nil {
 		return nil, fmt.Errorf("plugin %q (%s): start: %v%s", name, path, err, r.stderr.suffix())
 	}
@@ -113,6 +133,17 @@ func start(ctx context.Context, name string, opts Options) (_ *remote, err error
 		return nil, fmt.Errorf("plugin %q (%s): describes %d state vectors", name, path, r.desc.StateVectors)
 	}
 	return r, nil
+}
+
+// stepPair returns the two ends of a new step channel (see sdk.StepConn):
+// a SOCK_SEQPACKET unix socket pair, close-on-exec (exec.Cmd.ExtraFiles
+// clears that on the child's copy).
+func stepPair() (host, child *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("step channel: socketpair: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "step channel (host)"), os.NewFile(uintptr(fds[1]), "step channel (plugin)"), nil
 }
 
 // call runs one RPC with a deadline and turns its failure into an error
@@ -187,6 +218,10 @@ func (r *remote) stop() error {
 		r.client.Kill()
 	}
 	var errs []error
+	if r.steps != nil {
+		errs = append(errs, r.steps.Close())
+		r.steps = nil
+	}
 	if r.mapping != nil {
 		errs = append(errs, r.mapping.Unmap())
 		r.mapping = nil
@@ -231,8 +266,14 @@ func (r *remote) Init(ctx context.Context, cfg optimizer.InitConfig) (optimizer.
 	}
 	nonce := rand.Uint64()
 	r.mapping.WriteHeader(nonce)
+	stepFD := 0
+	if r.steps != nil {
+		stepFD = sdk.StepFD
+	}
 	err = r.call(ctx, "init", InitTimeoutFactor*r.timeout, func(ctx context.Context) error {
-		return r.rpc.Init(ctx, cfg, l, sdk.ShmFD, nonce)
+		var err error
+		r.useSteps, err = r.rpc.Init(ctx, cfg, l, sdk.ShmFD, stepFD, nonce)
+		return err
 	})
 	if err != nil {
 		return optimizer.Buffers{}, err
@@ -245,7 +286,11 @@ func (r *remote) Step(ctx context.Context, req optimizer.StepRequest) (optimizer
 	var res optimizer.StepResult
 	err := r.call(ctx, fmt.Sprintf("step %d", req.Step), r.timeout, func(ctx context.Context) error {
 		var err error
-		res, r.lastCompute, err = r.rpc.StepTimed(ctx, req)
+		if r.useSteps {
+			res, r.lastCompute, err = r.steps.Step(ctx, req)
+		} else {
+			res, r.lastCompute, err = r.rpc.StepTimed(ctx, req)
+		}
 		return err
 	})
 	return res, err

@@ -36,9 +36,11 @@ func (c *Client) Describe(ctx context.Context) (optimizer.Description, error) {
 
 // Init tells the plugin the configuration and where the vectors lie in the
 // shared-memory file, which the plugin finds as descriptor fd and whose
-// header must carry nonce.
-func (c *Client) Init(ctx context.Context, cfg optimizer.InitConfig, l shm.Layout, fd int, nonce uint64) error {
-	_, err := c.rpc.Init(ctx, &pb.InitRequest{
+// header must carry nonce. stepFD, if not 0, is the plugin's descriptor of
+// the step channel (see StepConn); Init reports whether the plugin serves
+// it (plugins built before the step channel existed do not).
+func (c *Client) Init(ctx context.Context, cfg optimizer.InitConfig, l shm.Layout, fd, stepFD int, nonce uint64) (stepChannel bool, err error) {
+	r, err := c.rpc.Init(ctx, &pb.InitRequest{
 		Hyperparams: cfg.Hyperparams,
 		NumParams:   uint64(cfg.NumParams),
 		Seed:        cfg.Seed,
@@ -51,9 +53,10 @@ func (c *Client) Init(ctx context.Context, cfg optimizer.InitConfig, l shm.Layou
 			GradsOffset:  uint64(l.GradsOffset),
 			StateOffset:  uint64(l.StateOffset),
 			Nonce:        nonce,
+			StepFd:       int32(stepFD),
 		},
 	})
-	return err
+	return r.GetStepChannel(), err
 }
 
 // Step asks for one inner step over the shared buffers.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -59,6 +60,11 @@ type harness struct {
 	file   *os.File
 	fd     int
 	desc   optimizer.Description
+
+	stepFD  int       // the plugin's end of the step channel
+	stepDup int       // a duplicate of it, kept open by the test
+	steps   *StepConn // the host's end; used once Init reports the channel served
+	channel bool      // the last Init reported the step channel served
 }
 
 func newHarness(t *testing.T, impl optimizer.Optimizer) *harness {
@@ -69,9 +75,26 @@ func newHarness(t *testing.T, impl optimizer.Optimizer) *harness {
 	}
 	t.Cleanup(func() { f.Close() })
 	fd := int(f.Fd())
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, err := NewStepConn(os.NewFile(uintptr(pair[0]), "step channel (host)"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { steps.Close() })
+	stepDup, err := unix.Dup(pair[1]) // the same socket as the plugin's end, for shutting it down
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(stepDup) })
 	open := func(n int) *os.File {
-		if n == fd {
+		switch n {
+		case fd:
 			return f
+		case pair[1]:
+			return os.NewFile(uintptr(pair[1]), "step channel (plugin)")
 		}
 		return nil
 	}
@@ -87,7 +110,7 @@ func newHarness(t *testing.T, impl optimizer.Optimizer) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	h := &harness{client: NewClient(pb.NewOptimizerClient(conn)), file: f, fd: fd}
+	h := &harness{client: NewClient(pb.NewOptimizerClient(conn)), file: f, fd: fd, stepFD: pair[1], stepDup: stepDup, steps: steps}
 	h.desc, err = h.client.Describe(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +134,21 @@ func (h *harness) init(t *testing.T, cfg optimizer.InitConfig, nonce, headerNonc
 	}
 	t.Cleanup(func() { m.Unmap() })
 	m.WriteHeader(headerNonce)
-	return m.Buffers(), h.client.Init(context.Background(), cfg, l, h.fd, nonce)
+	h.channel, err = h.client.Init(context.Background(), cfg, l, h.fd, h.stepFD, nonce)
+	return m.Buffers(), err
+}
+
+// step sends one Step over the step channel (which Init must have
+// reported served) or, with rpc, over gRPC.
+func (h *harness) step(ctx context.Context, t *testing.T, rpc bool, req optimizer.StepRequest) (optimizer.StepResult, time.Duration, error) {
+	t.Helper()
+	if rpc {
+		return h.client.StepTimed(ctx, req)
+	}
+	if !h.channel {
+		t.Fatal("Init did not report the step channel served")
+	}
+	return h.steps.Step(ctx, req)
 }
 
 func code(err error) codes.Code { return status.Code(err) }
@@ -169,7 +206,11 @@ func TestStepsMatchInProcess(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		impl optimizer.Optimizer
-	}{{"bound", sdktest.New()}, {"copy", sdktest.Unbound{Optimizer: sdktest.New()}}} {
+		rpc  bool
+	}{
+		{"bound/channel", sdktest.New(), false}, {"copy/channel", sdktest.Unbound{Optimizer: sdktest.New()}, false},
+		{"bound/rpc", sdktest.New(), true}, {"copy/rpc", sdktest.Unbound{Optimizer: sdktest.New()}, true},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, tc.impl)
 			b, err := h.init(t, cfg, 5, 5)
@@ -181,7 +222,7 @@ func TestStepsMatchInProcess(t *testing.T) {
 			}
 			for s := range int64(steps) {
 				sdktest.Grad(b.Grads, b.Params, s)
-				r, err := h.client.Step(ctx, optimizer.StepRequest{Step: s, LR: 0.05})
+				r, _, err := h.step(ctx, t, tc.rpc, optimizer.StepRequest{Step: s, LR: 0.05})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -210,16 +251,18 @@ func (panicky) Step(context.Context, optimizer.StepRequest) (optimizer.StepResul
 }
 
 func TestPanicBecomesError(t *testing.T) {
-	h := newHarness(t, panicky{sdktest.New()})
-	if _, err := h.init(t, optimizer.InitConfig{NumParams: 3}, 9, 9); err != nil {
-		t.Fatal(err)
-	}
-	_, err := h.client.Step(context.Background(), optimizer.StepRequest{Step: 0})
-	if code(err) != codes.Internal || !strings.Contains(err.Error(), "panicked in Step: boom") {
-		t.Fatalf("Step of a panicking optimizer: %v, want Internal naming the panic", err)
-	}
-	if _, err := h.client.Step(context.Background(), optimizer.StepRequest{Step: 1}); code(err) != codes.FailedPrecondition {
-		t.Fatalf("Step after a panic: %v, want FailedPrecondition until the next Init", err)
+	for _, rpc := range []bool{false, true} {
+		h := newHarness(t, panicky{sdktest.New()})
+		if _, err := h.init(t, optimizer.InitConfig{NumParams: 3}, 9, 9); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := h.step(context.Background(), t, rpc, optimizer.StepRequest{Step: 0})
+		if code(err) != codes.Internal || !strings.Contains(err.Error(), "panicked in Step: boom") {
+			t.Fatalf("rpc=%v: Step of a panicking optimizer: %v, want Internal naming the panic", rpc, err)
+		}
+		if _, _, err := h.step(context.Background(), t, rpc, optimizer.StepRequest{Step: 1}); code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "step 1") {
+			t.Fatalf("rpc=%v: Step after a panic: %v, want FailedPrecondition naming step 1 until the next Init", rpc, err)
+		}
 	}
 }
 
@@ -236,11 +279,70 @@ func TestStepTimed(t *testing.T) {
 	if _, err := h.init(t, optimizer.InitConfig{NumParams: 3}, 4, 4); err != nil {
 		t.Fatal(err)
 	}
-	_, compute, err := h.client.StepTimed(context.Background(), optimizer.StepRequest{Step: 0, LR: 0.1})
-	if err != nil {
+	for s, rpc := range []bool{false, true} {
+		_, compute, err := h.step(context.Background(), t, rpc, optimizer.StepRequest{Step: int64(s), LR: 0.1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if compute < 30*time.Millisecond {
+			t.Fatalf("rpc=%v: compute time %v, want at least the optimizer's 30ms sleep", rpc, compute)
+		}
+	}
+}
+
+// TestStepChannelFailures: a deadline or a cancellation ends a Step on the
+// step channel with the gRPC code the RPC would give, and the channel then
+// refuses further Steps (a late reply could follow); a closed channel is
+// Unavailable.
+func TestStepChannelFailures(t *testing.T) {
+	h := newHarness(t, slow{sdktest.New()})
+	if _, err := h.init(t, optimizer.InitConfig{NumParams: 3}, 4, 4); err != nil {
 		t.Fatal(err)
 	}
-	if compute < 30*time.Millisecond {
-		t.Fatalf("compute time %v, want at least the optimizer's 30ms sleep", compute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	defer cancel()
+	if _, _, err := h.step(ctx, t, false, optimizer.StepRequest{Step: 0}); code(err) != codes.DeadlineExceeded {
+		t.Fatalf("Step past its deadline: %v, want DeadlineExceeded", err)
+	}
+	if _, _, err := h.step(context.Background(), t, false, optimizer.StepRequest{Step: 1}); code(err) != codes.Unavailable {
+		t.Fatalf("Step after a missed deadline: %v, want Unavailable", err)
+	}
+
+	h = newHarness(t, slow{sdktest.New()})
+	if _, err := h.init(t, optimizer.InitConfig{NumParams: 3}, 4, 4); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	time.AfterFunc(5*time.Millisecond, cancel)
+	if _, _, err := h.step(ctx, t, false, optimizer.StepRequest{Step: 0}); code(err) != codes.Canceled {
+		t.Fatalf("Step cancelled mid-way: %v, want Canceled", err)
+	}
+
+	h = newHarness(t, sdktest.New())
+	if _, err := h.init(t, optimizer.InitConfig{NumParams: 3}, 4, 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Shutdown(h.stepDup, unix.SHUT_RDWR); err != nil { // the plugin's end goes away
+		t.Fatal(err)
+	}
+	if _, _, err := h.step(context.Background(), t, false, optimizer.StepRequest{Step: 0}); code(err) != codes.Unavailable {
+		t.Fatalf("Step on a closed channel: %v, want Unavailable", err)
+	}
+}
+
+// TestInitStepChannelOffer: Init reports the step channel served only when
+// the host offers a descriptor the plugin has; otherwise Steps go over gRPC.
+func TestInitStepChannelOffer(t *testing.T) {
+	h := newHarness(t, sdktest.New())
+	h.stepFD = 0 // no channel offered
+	if _, err := h.init(t, optimizer.InitConfig{NumParams: 3}, 4, 4); err != nil || h.channel {
+		t.Fatalf("Init without a step descriptor: channel %v, error %v; want false, nil", h.channel, err)
+	}
+	h.stepFD = 1 << 20 // offered, but not open in the plugin process
+	if _, err := h.init(t, optimizer.InitConfig{NumParams: 3}, 4, 4); err != nil || h.channel {
+		t.Fatalf("Init with a missing step descriptor: channel %v, error %v; want false, nil", h.channel, err)
+	}
+	if _, _, err := h.step(context.Background(), t, true, optimizer.StepRequest{Step: 0, LR: 0.1}); err != nil {
+		t.Fatalf("gRPC Step without the channel: %v", err)
 	}
 }

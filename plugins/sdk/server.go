@@ -43,6 +43,8 @@ type server struct {
 	shared  optimizer.Buffers  // views of the mapping
 	own     *optimizer.Buffers // the optimizer's own buffers when it is not a Binder
 	ready   bool               // Init succeeded and no panic since
+
+	stepsServed bool // the step channel is being served
 }
 
 func newServer(impl optimizer.Optimizer, logger hclog.Logger, openFD func(int) *os.File) *server {
@@ -152,8 +154,12 @@ func (s *server) Init(ctx context.Context, req *pb.InitRequest) (_ *pb.InitRespo
 	if own != nil {
 		mode = "copy"
 	}
-	s.logger.Debug("initialised", "optimizer", d.Name, "params", l.NumParams, "state_vectors", l.StateVectors, "bytes", l.Size, "mode", mode)
-	return &pb.InitResponse{}, nil
+	var steps bool
+	if fd := int(pl.GetStepFd()); fd > 0 {
+		steps = s.startSteps(fd)
+	}
+	s.logger.Debug("initialised", "optimizer", d.Name, "params", l.NumParams, "state_vectors", l.StateVectors, "bytes", l.Size, "mode", mode, "step_channel", steps)
+	return &pb.InitResponse{StepChannel: steps}, nil
 }
 
 func (s *server) Step(ctx context.Context, req *pb.StepRequest) (_ *pb.StepResponse, err error) {
