@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # plugin-overhead.sh: median cost of one lrsgd-r step through the optimizer
-# plugin process (go-plugin gRPC control + memfd shared memory) against the
-# same block in-process (on Go-heap buffers, and bound to a memfd mapping
-# with the plugin's layout), at 62,006, 1,000,000 and 11,200,000 parameters.
+# plugin process (memfd shared memory; Steps on the step channel, and for
+# comparison as gRPC calls) against the same block in-process (on Go-heap
+# buffers, and bound to a memfd mapping with the plugin's layout), at
+# 62,006, 1,000,000 and 11,200,000 parameters.
 #
 #   bench/plugin-overhead.sh            # COUNT=5 repeats of STEPS=50 timed steps
 #   COUNT=10 STEPS=100 bench/plugin-overhead.sh
@@ -53,13 +54,13 @@ table() { # $1: metric unit, $2: title
 	}
 	END {
 		flush()
-		printf "| parameters | in-process, heap (ms) | in-process, shm layout (ms) | plugin (ms) | transport overhead: plugin − in-process shm | plugin − in-process heap |\n"
-		printf "|---:|---:|---:|---:|---:|---:|\n"
+		printf "| parameters | in-process, heap (ms) | in-process, shm layout (ms) | plugin, step channel (ms) | plugin, gRPC Step (ms) | step channel − in-process shm | gRPC Step − in-process shm |\n"
+		printf "|---:|---:|---:|---:|---:|---:|---:|\n"
 		for (j = 1; j <= nn; j++) {
-			n = ns[j]; a = n " inprocess"; s = n " inprocess-shm"; b = n " plugin"
-			printf "| %d | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %+.3f ms = %+.1f%% | %+.3f ms = %+.1f%% |\n", n,
-				med[a]/1e6, lo[a]/1e6, hi[a]/1e6, med[s]/1e6, lo[s]/1e6, hi[s]/1e6, med[b]/1e6, lo[b]/1e6, hi[b]/1e6,
-				(med[b]-med[s])/1e6, 100*(med[b]-med[s])/med[s], (med[b]-med[a])/1e6, 100*(med[b]-med[a])/med[a]
+			n = ns[j]; a = n " inprocess"; s = n " inprocess-shm"; b = n " plugin"; g = n " plugin-rpc"
+			printf "| %d | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %+.3f ms = %+.1f%% | %+.3f ms = %+.1f%% |\n", n,
+				med[a]/1e6, lo[a]/1e6, hi[a]/1e6, med[s]/1e6, lo[s]/1e6, hi[s]/1e6, med[b]/1e6, lo[b]/1e6, hi[b]/1e6, med[g]/1e6, lo[g]/1e6, hi[g]/1e6,
+				(med[b]-med[s])/1e6, 100*(med[b]-med[s])/med[s], (med[g]-med[s])/1e6, 100*(med[g]-med[s])/med[s]
 		}
 	}'
 	echo
@@ -72,7 +73,7 @@ awk '/^BenchmarkStep\// {
 	split($1, p, "/"); n = substr(p[2], 3); w = p[3]; sub(/-[0-9]+$/, "", w)
 	for (i = 2; i < NF; i++) {
 		if ($(i+1) == "median-ns/step") print n, w, $i
-		if ($(i+1) == "median-rpc-ns/step") print n, "rpc", $i
+		if ($(i+1) == "median-rpc-ns/step") print n, "rt-" w, $i
 	}
 }' "$raw" | sort -k1,1n -k2,2 -k3,3n | awk '
 function flush() { if (key != "") med[key] = (c % 2) ? v[(c+1)/2] : (v[c/2] + v[c/2+1]) / 2 }
@@ -83,11 +84,11 @@ function flush() { if (key != "") med[key] = (c % 2) ? v[(c+1)/2] : (v[c/2] + v[
 }
 END {
 	flush()
-	printf "| parameters | update in-process, heap (ms) | update in-process, shm layout (ms) | round trip (ms) | round trip / in-process heap | round trip / in-process shm |\n"
-	printf "|---:|---:|---:|---:|---:|---:|\n"
+	printf "| parameters | update in-process, heap (ms) | update in-process, shm layout (ms) | round trip, step channel (ms) | / in-process heap | / in-process shm | round trip, gRPC Step (ms) | / in-process heap | / in-process shm |\n"
+	printf "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
 	for (j = 1; j <= nn; j++) {
-		n = ns[j]; a = med[n " inprocess"]; s = med[n " inprocess-shm"]; r = med[n " rpc"]
-		printf "| %d | %.3f | %.3f | %.3f | %.1f%% | %.1f%% |\n", n, a/1e6, s/1e6, r/1e6, 100*r/a, 100*r/s
+		n = ns[j]; a = med[n " inprocess"]; s = med[n " inprocess-shm"]; r = med[n " rt-plugin"]; g = med[n " rt-plugin-rpc"]
+		printf "| %d | %.3f | %.3f | %.3f | %.1f%% | %.1f%% | %.3f | %.1f%% | %.1f%% |\n", n, a/1e6, s/1e6, r/1e6, 100*r/a, 100*r/s, g/1e6, 100*g/a, 100*g/s
 	}
 }'
 echo
@@ -96,12 +97,12 @@ table median-cpu-ns/step "CPU time per step, host process + plugin process (same
 
 echo "Round trip against the plugin's idle time (100 parameters, the plugin spins busy ms per step, no memory traffic):"
 echo
-echo "| busy per step | round trip, median over repeats (min–max) |"
-echo "|---:|---:|"
+echo "| busy per step | Steps on | round trip, median over repeats (min–max) |"
+echo "|---:|---|---:|"
 awk '/^BenchmarkRoundTrip\// {
-	split($1, p, "/"); b = p[2]; sub(/-[0-9]+$/, "", b); sub(/^busy=/, "", b)
-	for (i = 2; i < NF; i++) if ($(i+1) == "median-rpc-ns/step") print b, $i
-}' "$raw2" | sort -k1,1n -k2,2n | awk '
+	split($1, p, "/"); b = p[2]; sub(/^busy=/, "", b); w = p[3]; sub(/-[0-9]+$/, "", w)
+	for (i = 2; i < NF; i++) if ($(i+1) == "median-rpc-ns/step") print b, w, $i
+}' "$raw2" | sort -k1,1n -k2,2 -k3,3n | awk '
 function flush() { if (key != "") printf "| %s | %.3f ms (%.3f–%.3f) |\n", key, ((c % 2) ? v[(c+1)/2] : (v[c/2] + v[c/2+1]) / 2)/1e6, v[1]/1e6, v[c]/1e6 }
-{ if ($1 != key) { flush(); key = $1; c = 0 } v[++c] = $2 }
+{ k = $1 " | " ($2 == "rpc" ? "gRPC Step" : "step channel"); if (k != key) { flush(); key = k; c = 0 } v[++c] = $3 }
 END { flush() }'
