@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"slices"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lrsgd-lab/lrsgd/cmd/internal/cli"
 	"github.com/lrsgd-lab/lrsgd/results"
 	"github.com/lrsgd-lab/lrsgd/results/figures"
 	"github.com/lrsgd-lab/lrsgd/results/report"
@@ -33,8 +35,19 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
+}
+
+// exitCode maps run's error to the command's exit status: cli.ExitBadInput
+// for flags, a store or study that is not there, or a figure request that
+// names nothing in the study; cli.ExitFailure for anything else.
+func exitCode(err error) int {
+	var bi cli.BadInput
+	if errors.As(err, &bi) {
+		return cli.ExitBadInput
+	}
+	return cli.ExitFailure
 }
 
 // options are the command's flags.
@@ -51,6 +64,7 @@ type options struct {
 // figures go to stderr so that stdout stays one document.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o options
+	calledRun := false
 	cmd := &cobra.Command{
 		Use:   "report",
 		Short: "Report the studies, trials, Pareto front and sweet spot held in a result store",
@@ -67,6 +81,7 @@ stability probe ran, FILE-divergence.png.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			calledRun = true
 			return o.run(cmd.Context(), stdout, stderr)
 		},
 	}
@@ -80,25 +95,37 @@ stability probe ran, FILE-divergence.png.`,
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
-	return cmd.ExecuteContext(ctx)
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cli.BadInput{Err: err} })
+	err := cmd.ExecuteContext(ctx)
+	var bi cli.BadInput
+	if err != nil && !errors.As(err, &bi) && !calledRun {
+		err = cli.BadInput{Err: err} // cobra refused the arguments before run
+	}
+	return err
 }
 
 func (o *options) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if !slices.Contains(report.Formats(), o.format) {
-		return fmt.Errorf("--format %q: want one of %s", o.format, strings.Join(report.Formats(), ", "))
+		return cli.Bad("--format %q: want one of %s", o.format, strings.Join(report.Formats(), ", "))
 	}
 	if o.plot == "" && (o.param != "" || len(o.trials) > 0) {
-		return errors.New("--param and --trials choose what --plot draws: give --plot FILE.png too")
+		return cli.Bad("--param and --trials choose what --plot draws: give --plot FILE.png too")
 	}
 	if o.plot != "" && !strings.EqualFold(fileExt(o.plot), ".png") {
-		return fmt.Errorf("--plot %q: want a file name ending in .png", o.plot)
+		return cli.Bad("--plot %q: want a file name ending in .png", o.plot)
 	}
 	s, err := results.OpenExisting(ctx, o.storage)
+	if errors.Is(err, fs.ErrNotExist) {
+		return cli.BadInput{Err: err}
+	}
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	rep, err := report.Build(ctx, s, report.Options{Study: o.study})
+	if errors.Is(err, results.ErrNoStudy) {
+		return cli.BadInput{Err: err}
+	}
 	if err != nil {
 		return err
 	}
@@ -108,9 +135,12 @@ func (o *options) run(ctx context.Context, stdout, stderr io.Writer) error {
 			for i, st := range rep.Studies {
 				names[i] = st.Name
 			}
-			return fmt.Errorf("--plot draws one study: name it with --study (the store holds %d: %s)", len(names), strings.Join(names, ", "))
+			return cli.Bad("--plot draws one study: name it with --study (the store holds %d: %s)", len(names), strings.Join(names, ", "))
 		}
 		files, err := figures.Write(ctx, s, &rep.Studies[0], o.plot, figures.Options{Param: o.param, Trials: o.trials})
+		if errors.Is(err, figures.ErrNotInStudy) {
+			return cli.BadInput{Err: err}
+		}
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"image"
 	"image/png"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lrsgd-lab/lrsgd/cmd/internal/cli"
 	"github.com/lrsgd-lab/lrsgd/results"
 	"github.com/lrsgd-lab/lrsgd/results/resultstest"
 )
@@ -429,6 +432,9 @@ func TestBadInput(t *testing.T) {
 			if err == nil {
 				t.Fatalf("report %v succeeded", tt.args)
 			}
+			if code := exitCode(err); code != 2 {
+				t.Errorf("exit status %d for %q, want 2 (bad input)", code, err)
+			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q lacks %q", err, w)
@@ -441,5 +447,21 @@ func TestBadInput(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, "f*.png")); len(m) != 0 {
 		t.Errorf("failed runs wrote %v", m)
+	}
+}
+
+// TestExitCode: bad input exits 2, any other failure 1.
+func TestExitCode(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want int
+	}{
+		{cli.Bad("--format %q", "xml"), 2},
+		{fmt.Errorf("open store: %w", cli.BadInput{Err: errors.New("no such file")}), 2},
+		{errors.New("write figure: disk full"), 1},
+	} {
+		if got := exitCode(tt.err); got != tt.want {
+			t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
+		}
 	}
 }

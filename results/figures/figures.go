@@ -11,6 +11,7 @@ package figures
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image/color"
 	"math"
@@ -29,6 +30,10 @@ import (
 	"github.com/lrsgd-lab/lrsgd/results"
 	"github.com/lrsgd-lab/lrsgd/results/report"
 )
+
+// ErrNotInStudy marks a request for a parameter or trial number that the
+// study does not have.
+var ErrNotInStudy = errors.New("not in the study")
 
 // The figures Write draws, as the suffixes of their file names.
 const (
@@ -87,7 +92,7 @@ func Write(ctx context.Context, s *results.Store, st *report.Study, base string,
 		param = st.ParamNames[0]
 	}
 	if param != "" && !contains(st.ParamNames, param) {
-		return nil, fmt.Errorf("--param %q: study %s has no such parameter (it has: %s)", param, st.Name, listOr(st.ParamNames))
+		return nil, fmt.Errorf("--param %q: %w: study %s has no such parameter (it has: %s)", param, ErrNotInStudy, st.Name, listOr(st.ParamNames))
 	}
 	chosen, err := chooseTrials(st, opt.Trials)
 	if err != nil {
@@ -191,7 +196,7 @@ func chooseTrials(st *report.Study, numbers []int) ([]*report.Trial, error) {
 		for _, n := range numbers {
 			t, ok := st.TrialByNumber(n)
 			if !ok {
-				return nil, fmt.Errorf("--trials: study %s has no trial number %d (numbers run 0..%d)", st.Name, n, len(st.Trials)-1)
+				return nil, fmt.Errorf("--trials: %w: study %s has no trial number %d (numbers run 0..%d)", ErrNotInStudy, st.Name, n, len(st.Trials)-1)
 			}
 			add(t)
 		}
