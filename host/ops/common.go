@@ -95,6 +95,31 @@ type gradSource interface {
 	grad(which int) *tensor.Dense
 }
 
+// layerSymDiff is the SymDiff of a fused layer with inputs (x, w, b): bwd,
+// applied to (x, w, output, grad), computes the weight gradient and leaves
+// the bias gradient (1) and, when needDx, the input gradient (2) in src for
+// pickOp. layer names the op in errors and node names ("ops.Conv2D").
+func layerSymDiff(layer string, src gradSource, bwd gorgonia.Op, inputs gorgonia.Nodes, output, grad *gorgonia.Node, bShape, xShape tensor.Shape, needDx bool) (gorgonia.Nodes, error) {
+	if len(inputs) != 3 {
+		return nil, fmt.Errorf("%s: SymDiff with %d inputs, want 3", layer, len(inputs))
+	}
+	dw, err := gorgonia.ApplyOp(bwd, inputs[0], inputs[1], output, grad)
+	if err != nil {
+		return nil, fmt.Errorf("%s backward: %w", layer, err)
+	}
+	db, err := pick(src, dw, 1, layer+".db", bShape)
+	if err != nil {
+		return nil, fmt.Errorf("%s bias gradient: %w", layer, err)
+	}
+	var dx *gorgonia.Node
+	if needDx {
+		if dx, err = pick(src, dw, 2, layer+".dx", xShape); err != nil {
+			return nil, fmt.Errorf("%s input gradient: %w", layer, err)
+		}
+	}
+	return gorgonia.Nodes{dx, dw, db}, nil
+}
+
 // pickOp returns gradient `which` of a gradSource. It reads the source's
 // node, so it runs after it.
 type pickOp struct {

@@ -390,24 +390,7 @@ func (op *convOp) grad(which int) *tensor.Dense {
 func (op *convOp) DiffWRT(int) []bool { return []bool{op.needDx, true, true} }
 
 func (op *convOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	if len(inputs) != 3 {
-		return nil, fmt.Errorf("ops.Conv2D: SymDiff with %d inputs, want 3", len(inputs))
-	}
-	dw, err := gorgonia.ApplyOp(&convBwdOp{op}, inputs[0], inputs[1], output, grad)
-	if err != nil {
-		return nil, fmt.Errorf("ops.Conv2D backward: %w", err)
-	}
-	db, err := pick(op, dw, 1, "ops.Conv2D.db", op.bShape())
-	if err != nil {
-		return nil, fmt.Errorf("ops.Conv2D bias gradient: %w", err)
-	}
-	var dx *gorgonia.Node
-	if op.needDx {
-		if dx, err = pick(op, dw, 2, "ops.Conv2D.dx", op.xShape()); err != nil {
-			return nil, fmt.Errorf("ops.Conv2D input gradient: %w", err)
-		}
-	}
-	return gorgonia.Nodes{dx, dw, db}, nil
+	return layerSymDiff("ops.Conv2D", op, &convBwdOp{op}, inputs, output, grad, op.bShape(), op.xShape(), op.needDx)
 }
 
 // convBwdOp runs the backward pass of its convOp: inputs x, w, y and the

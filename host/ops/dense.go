@@ -171,24 +171,7 @@ func (op *denseOp) grad(which int) *tensor.Dense {
 func (op *denseOp) DiffWRT(int) []bool { return []bool{op.needDx, true, true} }
 
 func (op *denseOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	if len(inputs) != 3 {
-		return nil, fmt.Errorf("ops.Dense: SymDiff with %d inputs, want 3", len(inputs))
-	}
-	dw, err := gorgonia.ApplyOp(&denseBwdOp{op}, inputs[0], inputs[1], output, grad)
-	if err != nil {
-		return nil, fmt.Errorf("ops.Dense backward: %w", err)
-	}
-	db, err := pick(op, dw, 1, "ops.Dense.db", op.bShape())
-	if err != nil {
-		return nil, fmt.Errorf("ops.Dense bias gradient: %w", err)
-	}
-	var dx *gorgonia.Node
-	if op.needDx {
-		if dx, err = pick(op, dw, 2, "ops.Dense.dx", op.xShape()); err != nil {
-			return nil, fmt.Errorf("ops.Dense input gradient: %w", err)
-		}
-	}
-	return gorgonia.Nodes{dx, dw, db}, nil
+	return layerSymDiff("ops.Dense", op, &denseBwdOp{op}, inputs, output, grad, op.bShape(), op.xShape(), op.needDx)
 }
 
 // denseBwdOp is the backward pass of a denseOp: inputs x, w, y and the
