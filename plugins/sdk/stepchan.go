@@ -44,8 +44,9 @@ const (
 // StepConn is the host side of the step channel.
 type StepConn struct {
 	conn   *net.UnixConn
-	buf    []byte
-	broken error // set after a transport failure; the channel is then unusable
+	buf    []byte // reply buffer
+	req    []byte // request buffer, reused every Step
+	broken error  // set after a transport failure; the channel is then unusable
 }
 
 // NewStepConn wraps the host's end of a SOCK_SEQPACKET socket pair whose
@@ -74,7 +75,8 @@ func (c *StepConn) Step(ctx context.Context, req optimizer.StepRequest) (optimiz
 	if c.broken != nil {
 		return optimizer.StepResult{}, 0, status.Errorf(codes.Unavailable, "step channel: %v", c.broken)
 	}
-	msg, err := proto.MarshalOptions{}.MarshalAppend([]byte{stepMsgTag}, &pb.StepRequest{Step: req.Step, Lr: req.LR})
+	c.req = append(c.req[:0], stepMsgTag)
+	msg, err := proto.MarshalOptions{}.MarshalAppend(c.req, &pb.StepRequest{Step: req.Step, Lr: req.LR})
 	if err != nil {
 		return optimizer.StepResult{}, 0, status.Errorf(codes.Internal, "step channel: encode request: %v", err)
 	}
@@ -85,6 +87,7 @@ func (c *StepConn) Step(ctx context.Context, req optimizer.StepRequest) (optimiz
 	// Cancellation interrupts the blocked read by moving the deadline.
 	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
+	c.req = msg
 	if _, err := c.conn.Write(msg); err != nil {
 		return optimizer.StepResult{}, 0, c.fail(ctx, err)
 	}
