@@ -142,6 +142,9 @@ func (b *builder) conv(x value, name string, cout, k, stride, pad int, bias bool
 		bn = b.param(name+".bias", []int{cout}, InitUniform, fanIn, []int{1, cout, 1, 1})
 	}
 	out := value{shape: []int{bs, cout, oh, ow}}
+	if b.layout {
+		b.m.layers = append(b.m.layers, Layer{Name: name, MACs: cout * oh * ow * fanIn})
+	}
 	if b.layout || b.err != nil {
 		return out
 	}
@@ -289,6 +292,9 @@ func (b *builder) dense(x value, name string, out int) value {
 	wn := b.param(name+".weight", []int{in, out}, InitUniform, in, []int{in, out})
 	bn := b.param(name+".bias", []int{out}, InitUniform, in, []int{1, out})
 	res := value{shape: []int{x.shape[0], out}}
+	if b.layout {
+		b.m.layers = append(b.m.layers, Layer{Name: name, MACs: in * out})
+	}
 	if b.layout || b.err != nil {
 		return res
 	}

@@ -83,8 +83,21 @@ type Model struct {
 	def    func(*builder, value) value
 	params []Tensor
 	stats  []Tensor
+	layers []Layer
 	nParam int
 	nStats int
+}
+
+// Layer is one convolution or dense layer of a model, with the cost of
+// its forward pass.
+type Layer struct {
+	// Name is the prefix of the layer's parameters: "conv1" for
+	// conv1.weight and conv1.bias.
+	Name string
+	// MACs counts the multiply-accumulates of the layer's convolution or
+	// matrix product for one image; bias, activation, batch norm and
+	// pooling are not counted.
+	MACs int
 }
 
 var archs = map[string]func(*builder, value) value{
@@ -149,6 +162,14 @@ func (m *Model) NumStats() int { return m.nStats }
 // Layout lists the parameter tensors in order of their offsets. The
 // caller must not modify the result.
 func (m *Model) Layout() []Tensor { return m.params }
+
+// Layers lists the model's convolution and dense layers in the order
+// the forward pass runs them; the first one reads the input images. A
+// training step costs about three times a layer's MACs per image
+// (forward, weight gradient and input gradient), except for the first
+// layer, which needs no input gradient. The caller must not modify the
+// result.
+func (m *Model) Layers() []Layer { return m.layers }
 
 // StatsLayout lists the batch-norm running statistics ("….running_mean",
 // "….running_var", each of shape (C)) in order of their offsets.

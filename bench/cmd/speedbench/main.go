@@ -1,7 +1,8 @@
-// Command speedbench measures training-step time of LeNet and the MLP with
-// stock Gorgonia ops, with host/ops, and with PyTorch (bench/torch_lenet.py
-// under Debian's python3-torch), interleaving several repeats of each in one
-// run, and writes a Markdown report to bench/results/<date>.md.
+// Command speedbench measures training-step time of the trainer's LeNet
+// and MLP (host/models) with stock Gorgonia ops, with host/ops, and of the
+// same networks in PyTorch (bench/torch_lenet.py under Debian's
+// python3-torch), interleaving several repeats of each in one run, and
+// writes a Markdown report to bench/results/<date>.md.
 //
 //	go run ./bench/cmd/speedbench [-repeats 5] [-steps 20] [-threads 2,1] [-throughput]
 //
@@ -41,19 +42,10 @@ type config struct {
 
 func (c config) String() string { return fmt.Sprintf("%s b%d", c.model, c.batch) }
 
-func newNet(c config, fast bool) (*bench.Net, error) {
-	switch c.model {
-	case "lenet":
-		return bench.NewLeNet(c.batch, fast, 1)
-	case "mlp":
-		return bench.NewMLP(c.batch, fast, 1)
-	}
-	return nil, fmt.Errorf("unknown model %q, want lenet or mlp", c.model)
-}
-
-// goSteps builds a net, runs warmup steps, then times steps one by one.
+// goSteps builds the trainer's model, runs warmup steps, then times steps
+// one by one.
 func goSteps(ctx context.Context, c config, fast bool, steps, warmup int) ([]float64, float64, error) {
-	net, err := newNet(c, fast)
+	net, err := bench.New(c.model, c.batch, fast, 1)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -334,7 +326,7 @@ func run(ctx context.Context, repeats, steps, warmup int, configs string, thread
 		cpuModel(), runtime.NumCPU(), loadBefore, loadAfter)
 	fmt.Fprintf(&b, "- Go %s; GEMM %s (OPENBLAS_NUM_THREADS=1: %t); convolution kernels %s; %s\n", runtime.Version(), blas.Impl(), blas.EnvPinned(), ops.Kernels(), torchInfo)
 	fmt.Fprintf(&b, "- Command: `%s`\n", strings.Join(os.Args, " "))
-	fmt.Fprintf(&b, "- One step = forward + backward + SGD-momentum update on a fixed synthetic batch. Each cell is the median over %d repeats of the median of %d timed steps (stock Gorgonia: %d) after %d warm-up steps; repeats of Go and PyTorch are interleaved.\n",
+	fmt.Fprintf(&b, "- One step = forward + backward (the trainer's host/models graphs) + SGD-momentum update on a fixed synthetic batch. Each cell is the median over %d repeats of the median of %d timed steps (stock Gorgonia: %d) after %d warm-up steps; repeats of Go and PyTorch are interleaved.\n",
 		repeats, steps, stockSteps, warmup)
 	fmt.Fprintf(&b, "- Threads = GOMAXPROCS for Go, torch.set_num_threads for PyTorch. GFLOP/s counts convolutions and matrix products only (forward, weight gradients, input gradients except the first layer's); peak = %.1f GFLOP/s per core (2 FMA pipes × 8 fp32 lanes × 2 FLOP × 2.445 GHz) × threads.\n\n", peak/float64(runtime.NumCPU()))
 	fmt.Fprintf(&b, "| model | batch | threads | GFLOP/step | host/ops ms | PyTorch ms | stock Gorgonia ms | host/ops ÷ PyTorch | stock ÷ PyTorch | host/ops GFLOP/s (%% peak) | PyTorch GFLOP/s (%% peak) |\n")
