@@ -3,6 +3,7 @@ package blocks
 import (
 	"context"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -283,6 +284,25 @@ func TestProximalMomentumNeverReset(t *testing.T) {
 	}
 }
 
+// innerLR is η of the built-in inner_lr policy, configured from θ and δ
+// as Init configures it, at inner step k with lr α and λ_t = lambda.
+func innerLR(t *testing.T, policy string, alpha float64, k int, lambda, theta, delta float64) float64 {
+	t.Helper()
+	p, err := builtinInnerLRs().make(policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ParseValues(ProximalHyperparams(), map[string]string{"inner_lr": policy,
+		"theta": strconv.FormatFloat(theta, 'g', -1, 64), "delta": strconv.FormatFloat(delta, 'g', -1, 64)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Configure(v, InitInfo{NumParams: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return p.Eta(InnerStep{T: 1, K: k, M: k, LR: alpha, Lambda: lambda})
+}
+
 func TestInnerLR(t *testing.T) {
 	tests := []struct {
 		policy                     string
@@ -297,7 +317,7 @@ func TestInnerLR(t *testing.T) {
 		{LRInvLambdaK, 0.1, 1, 0.2, 0.25, 0, 5},         // 1/(0.2·1)
 	}
 	for _, tt := range tests {
-		if got := innerLR(tt.policy, tt.alpha, tt.k, tt.lambda, tt.theta, tt.delta); math.Abs(got-tt.want) > 1e-12 {
+		if got := innerLR(t, tt.policy, tt.alpha, tt.k, tt.lambda, tt.theta, tt.delta); math.Abs(got-tt.want) > 1e-12 {
 			t.Errorf("innerLR(%s, α=%g, k=%d, λ=%g, θ=%g, δ=%g) = %g, want %g", tt.policy, tt.alpha, tt.k, tt.lambda, tt.theta, tt.delta, got, tt.want)
 		}
 	}
@@ -338,6 +358,7 @@ func TestPsiPolicyEstimates(t *testing.T) {
 	opt := NewLRSGDC()
 	o, buf := initLoop(t, opt, 2, map[string]string{"m_policy": "psi", "est_decay": "0.5", "psi": "2", "ell": "1",
 		"lambda_mode": "fixed", "lambda": "0.5", "prox_factor": "0", "momentum": "0", "weight_decay": "0", "inner_lr": "constant"})
+	psi := o.pol.m.(*psiPolicy)
 	grads := [][]float32{{3, 4}, {1, 0}, {2, 2}, {2, 2}}
 	wantG2 := []float64{13, 7, 7.5, 7.75}
 	wantS2 := []float64{1, 10.5, 5.25, 2.625}
@@ -350,8 +371,8 @@ func TestPsiPolicyEstimates(t *testing.T) {
 		if r.M != 4 || r.Outer != 1 || r.Inner != s+1 {
 			t.Errorf("step %d: %+v, want M=4 outer 1 inner %d", s, r, s+1)
 		}
-		if o.g2 != wantG2[s] || o.s2 != wantS2[s] {
-			t.Errorf("step %d: G²=%g σ²=%g, want %g %g", s, o.g2, o.s2, wantG2[s], wantS2[s])
+		if psi.g2 != wantG2[s] || psi.s2 != wantS2[s] {
+			t.Errorf("step %d: G²=%g σ²=%g, want %g %g", s, psi.g2, psi.s2, wantG2[s], wantS2[s])
 		}
 	}
 	r, err := opt.Step(context.Background(), optimizer.StepRequest{Step: 4, LR: 0.1})
@@ -371,8 +392,9 @@ func TestPsiSketchScaling(t *testing.T) {
 	const n = 131073
 	opt := NewLRSGDC()
 	o, buf := initLoop(t, opt, n, map[string]string{"m_policy": "psi", "est_decay": "0.5", "lambda_mode": "fixed", "lambda": "0.5"})
-	if o.stride != 3 || len(o.sketch) != 43691 {
-		t.Fatalf("stride %d, sketch %d; want 3, 43691", o.stride, len(o.sketch))
+	psi := o.pol.m.(*psiPolicy)
+	if psi.stride != 3 || len(psi.sketch) != 43691 {
+		t.Fatalf("stride %d, sketch %d; want 3, 43691", psi.stride, len(psi.sketch))
 	}
 	for s, x := range []float32{1, 2} {
 		for i := range buf.Grads {
@@ -382,9 +404,38 @@ func TestPsiSketchScaling(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if math.Abs(o.s2-65537) > 1e-6 {
-		t.Errorf("σ² = %.9g, want 65537", o.s2)
+	if math.Abs(psi.s2-65537) > 1e-6 {
+		t.Errorf("σ² = %.9g, want 65537", psi.s2)
 	}
+}
+
+// loopConfig is what the policies of a proximal loop were configured
+// with, read back for TestPresets.
+type loopConfig struct {
+	schedule   bool    // lambda_mode=schedule
+	lambdaCoef float64 // its c in λ_t = c/α
+	mPolicy    string
+	gamma      float64 // of m_policy=geometric
+	mConst     int     // of m_policy=constant
+	lrPolicy   string
+	theta      float64 // of inner_lr=theta-over-lambda
+}
+
+func configOf(o *loop) loopConfig {
+	c := loopConfig{mPolicy: o.pol.mName, lrPolicy: o.pol.lrName}
+	if s, ok := o.pol.sched.(*scheduledLambda); ok {
+		c.schedule, c.lambdaCoef = true, s.coef
+	}
+	switch m := o.pol.m.(type) {
+	case *geometricPolicy:
+		c.gamma = m.gamma
+	case *constantPolicy:
+		c.mConst = m.m
+	}
+	if lr, ok := o.pol.lr.(*thetaOverLambda); ok {
+		c.theta = lr.theta
+	}
+	return c
 }
 
 func TestPresets(t *testing.T) {
@@ -392,37 +443,45 @@ func TestPresets(t *testing.T) {
 		name   string
 		opt    optimizer.Optimizer
 		hp     map[string]string
-		check  func(o *loop) bool
+		check  func(o *loop, c loopConfig) bool
 		expect string
 	}{
-		{"lrsgd-r reference", NewLRSGDR(), nil, func(o *loop) bool {
+		{"lrsgd-r reference", NewLRSGDR(), nil, func(o *loop, c loopConfig) bool {
 			r := o.rule.(*SGDRule)
-			return o.schedule && o.lambdaCoef == 0.01 && o.factor == 2 && o.mPolicy == MGeometric && o.gamma == 0.1 &&
-				o.lrPolicy == LRConstant && !o.resetInner && r.mu == 0.9 && r.damp == 0 && !r.nesterov && r.wd == float32(1e-4)
+			return c.schedule && c.lambdaCoef == 0.01 && o.factor == 2 && c.mPolicy == MGeometric && c.gamma == 0.1 &&
+				c.lrPolicy == LRConstant && !o.resetInner && r.mu == 0.9 && r.damp == 0 && !r.nesterov && r.wd == float32(1e-4)
 		}, "λ=0.01/α, c=2, geometric γ=0.1, η=α, μ=0.9, wd=1e-4"},
-		{"lrsgd-c reference", NewLRSGDC(), nil, func(o *loop) bool {
+		{"lrsgd-c reference", NewLRSGDC(), nil, func(o *loop, c loopConfig) bool {
 			r := o.rule.(*SGDRule)
-			return o.schedule && o.lambdaCoef == 0.01 && o.factor == 2 && o.mPolicy == MConstant && o.mConst == 10 &&
-				o.lrPolicy == LRAlphaOverK && r.mu == 0.9 && r.wd == float32(1e-4)
+			return c.schedule && c.lambdaCoef == 0.01 && o.factor == 2 && c.mPolicy == MConstant && c.mConst == 10 &&
+				c.lrPolicy == LRAlphaOverK && r.mu == 0.9 && r.wd == float32(1e-4)
 		}, "λ=0.01/α, c=2, M=10, η=α/k, μ=0.9, wd=1e-4"},
-		{"lrsgd-r paper", NewLRSGDR(), map[string]string{"preset": "paper"}, func(o *loop) bool {
+		{"lrsgd-r paper", NewLRSGDR(), map[string]string{"preset": "paper"}, func(o *loop, c loopConfig) bool {
 			r := o.rule.(*SGDRule)
 			// γ = ln(1/(1−0.25))/ln(1/0.25) = ln(4/3)/ln(4) = 0.28768207/1.38629436 = 0.20751875
-			return o.lambdaCoef == 0.02 && o.factor == 1 && o.lrPolicy == LRThetaOverLambda && o.theta == 0.25 &&
-				math.Abs(o.gamma-0.20751875) < 1e-8 && r.mu == 0 && r.wd == 0
+			return c.lambdaCoef == 0.02 && o.factor == 1 && c.lrPolicy == LRThetaOverLambda && c.theta == 0.25 &&
+				math.Abs(c.gamma-0.20751875) < 1e-8 && r.mu == 0 && r.wd == 0
 		}, "λ=0.02/α, c=1, η=θ/λ, γ from θ, plain SGD"},
-		{"lrsgd-r paper, gamma given", NewLRSGDR(), map[string]string{"preset": "paper", "gamma": "0.5"}, func(o *loop) bool {
-			return o.gamma == 0.5
+		{"lrsgd-r paper, gamma given", NewLRSGDR(), map[string]string{"preset": "paper", "gamma": "0.5"}, func(o *loop, c loopConfig) bool {
+			return c.gamma == 0.5
 		}, "explicit gamma wins"},
-		{"lrsgd-c paper", NewLRSGDC(), map[string]string{"preset": "paper"}, func(o *loop) bool {
-			return o.factor == 1 && o.mPolicy == MPsi && o.lrPolicy == LRInvLambdaK && o.rule.(*SGDRule).mu == 0
+		{"paper, gamma set by the preset", NewProximal(NewSGDRule(), "x", "1", WithPresetDefaults(PresetPaper, map[string]string{"gamma": "0.5"})),
+			map[string]string{"preset": "paper"}, func(o *loop, c loopConfig) bool {
+				return c.gamma == 0.5
+			}, "a preset's own gamma wins over the one from theta"},
+		{"paper, gamma default changed", NewProximal(NewSGDRule(), "x", "1", WithDefaults(map[string]string{"gamma": "0.5"})),
+			map[string]string{"preset": "paper"}, func(o *loop, c loopConfig) bool {
+				return math.Abs(c.gamma-0.20751875) < 1e-8
+			}, "γ from θ over a changed declared default"},
+		{"lrsgd-c paper", NewLRSGDC(), map[string]string{"preset": "paper"}, func(o *loop, c loopConfig) bool {
+			return o.factor == 1 && c.mPolicy == MPsi && c.lrPolicy == LRInvLambdaK && o.rule.(*SGDRule).mu == 0
 		}, "c=1, psi, η=1/((λ−δ)k)"},
-		{"adam-lr reference", NewAdamLR(), nil, func(o *loop) bool {
+		{"adam-lr reference", NewAdamLR(), nil, func(o *loop, c loopConfig) bool {
 			r := o.rule.(*AdamRule)
-			return o.factor == 2 && o.mPolicy == MGeometric && o.lrPolicy == LRConstant && r.beta1 == 0.9 && r.beta2 == 0.999 &&
+			return o.factor == 2 && c.mPolicy == MGeometric && c.lrPolicy == LRConstant && r.beta1 == 0.9 && r.beta2 == 0.999 &&
 				r.eps == 1e-8 && r.wd == float32(1e-4) && !r.decoupled
 		}, "Adam defaults"},
-		{"sgd paper", NewSGD(), map[string]string{"preset": "paper", "momentum": "0.5"}, func(o *loop) bool {
+		{"sgd paper", NewSGD(), map[string]string{"preset": "paper", "momentum": "0.5"}, func(o *loop, c loopConfig) bool {
 			r := o.rule.(*SGDRule)
 			return r.mu == 0.5 && r.wd == 0
 		}, "explicit momentum wins over preset"},
@@ -430,8 +489,8 @@ func TestPresets(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o, _ := initLoop(t, tt.opt, 3, tt.hp)
-			if !tt.check(o) {
-				t.Errorf("configuration is not %s: %+v", tt.expect, *o)
+			if c := configOf(o); !tt.check(o, c) {
+				t.Errorf("configuration is not %s: %+v, %+v", tt.expect, c, *o)
 			}
 		})
 	}

@@ -7,31 +7,31 @@ import (
 	"hash/fnv"
 	"maps"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"strings"
 
 	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
 )
 
-// Binder is implemented by every optimizer this package returns; it has
-// the method set of sdk.Binder, so the plugin server binds these
-// optimizers to shared memory directly. InitBuffers is Init with
-// caller-provided buffers: instead of allocating, the optimizer keeps
-// (and zeroes) buf.Params, buf.Grads and buf.State, whose lengths must be
-// NumParams, NumParams and StateVectors·NumParams. The optimizer never
-// reallocates them and drops them at Close; the caller owns the memory.
-type Binder interface {
-	InitBuffers(ctx context.Context, cfg optimizer.InitConfig, buf optimizer.Buffers) error
-}
+// Binder is optimizer.Binder: every optimizer this package returns
+// implements it, so the plugin server binds it straight to the shared
+// memory. InitBuffers is Init with caller-provided buffers: instead of
+// allocating, the optimizer keeps (and zeroes) buf.Params, buf.Grads and
+// buf.State, whose lengths must be NumParams, NumParams and
+// StateVectors·NumParams. The optimizer never reallocates them and drops
+// them at Close; the caller owns the memory.
+type Binder = optimizer.Binder
 
 // Option customises an optimizer built by NewProximal or NewPlain.
 type Option func(*options)
 
 type options struct {
-	doc      string
-	defaults map[string]string
-	presets  map[string]map[string]string
+	doc       string
+	defaults  map[string]string
+	presets   map[string]map[string]string
+	mPolicies []added[MPolicy]
+	lambdas   []added[LambdaSchedule]
+	innerLRs  []added[InnerLR]
 }
 
 // WithDoc sets the one-line description reported by Describe.
@@ -64,6 +64,12 @@ func WithPresetDefaults(preset string, values map[string]string) Option {
 	}
 }
 
+// Presets (values of the preset hyperparameter).
+const (
+	PresetReference = "reference" // the public reference code
+	PresetPaper     = "paper"     // the paper's definitions
+)
+
 // presetSpec is the preset hyperparameter every optimizer here has.
 var presetSpec = optimizer.HyperparamSpec{
 	Name: "preset", Type: optimizer.Enum, Default: PresetReference, Choices: []string{PresetReference, PresetPaper},
@@ -71,13 +77,16 @@ var presetSpec = optimizer.HyperparamSpec{
 }
 
 // ProximalHyperparams returns the hyperparameters of the proximal outer
-// loop with their reference-code defaults; a Rule must not reuse these
-// names. The paper preset changes prox_factor to 1, lambda_coef to 0.02
-// and lambda to 0.2, and derives gamma from theta unless gamma is given.
+// loop and of its built-in policies, with their reference-code defaults;
+// a Rule must not reuse these names. The paper preset changes prox_factor
+// to 1, lambda_coef to 0.02 and lambda to 0.2, and derives gamma from
+// theta unless gamma is given. Policies added with WithMPolicy,
+// WithLambdaSchedule or WithInnerLR add their choices to the enums here
+// and their hyperparameters after these.
 func ProximalHyperparams() []optimizer.HyperparamSpec {
 	return []optimizer.HyperparamSpec{
 		presetSpec,
-		{Name: "lambda_mode", Type: optimizer.Enum, Default: "schedule", Choices: []string{"schedule", "fixed"}, Doc: "λ_t = lambda_coef/α from the scheduled lr (schedule) or λ_t = lambda (fixed)"},
+		{Name: "lambda_mode", Type: optimizer.Enum, Default: LambdaModeSchedule, Choices: []string{LambdaModeSchedule, LambdaModeFixed}, Doc: "λ_t = lambda_coef/α from the scheduled lr (schedule) or λ_t = lambda (fixed)"},
 		{Name: "lambda_coef", Type: optimizer.Float, Default: "0.01", Min: 0, Max: 1e6, Doc: "c in λ_t = c/α when lambda_mode=schedule"},
 		{Name: "lambda", Type: optimizer.Float, Default: "0.1", Min: 0, Max: 1e9, Doc: "λ when lambda_mode=fixed"},
 		{Name: "prox_factor", Type: optimizer.Float, Default: "2", Min: 0, Max: 1e3, Doc: "proximal gradient is prox_factor·λ_t·(w − w_t): 2 in the reference code, 1 in the paper's (λ/2)‖w − w_t‖²"},
@@ -97,12 +106,23 @@ func ProximalHyperparams() []optimizer.HyperparamSpec {
 	}
 }
 
+// loopSpecs returns the specs of ProximalHyperparams with these names, in
+// that order; the built-in policies declare theirs with it.
+func loopSpecs(names ...string) []optimizer.HyperparamSpec {
+	all := ProximalHyperparams()
+	specs := make([]optimizer.HyperparamSpec, 0, len(names))
+	for _, n := range names {
+		i := slices.IndexFunc(all, func(s optimizer.HyperparamSpec) bool { return s.Name == n })
+		if i < 0 {
+			panic("blocks: no outer-loop hyperparameter " + n)
+		}
+		specs = append(specs, all[i])
+	}
+	return specs
+}
+
 // paperLoopDefaults are the outer loop's paper-preset defaults.
 var paperLoopDefaults = map[string]string{"prox_factor": "1", "lambda_coef": "0.02", "lambda": "0.2"}
-
-// sketchMax bounds the coordinates of the mean-gradient sketch that the
-// psi policy's σ² estimate uses.
-const sketchMax = 1 << 16
 
 // loop is the optimizer behind NewProximal and NewPlain.
 type loop struct {
@@ -112,53 +132,43 @@ type loop struct {
 	stateful           StatefulRule // rule, if it is stateful
 	specs              []optimizer.HyperparamSpec
 	presets            map[string]map[string]string
+	mPolicies          *registry[MPolicy]
+	lambdas            *registry[LambdaSchedule]
+	innerLRs           *registry[InnerLR]
 	err                error // construction error, reported by Describe and Init
 
 	// configuration (set by Init)
 	ready      bool
 	hash       uint64
 	n          int
+	values     Values   // the resolved hyperparameters
+	info       InitInfo // what the policies were configured with
 	buf        optimizer.Buffers
 	rstate     [][]float32 // the rule's state vectors
 	anchor     []float32
-	schedule   bool
-	lambdaCoef float64
-	lambdaFix  float64
 	factor     float64
-	mPolicy    string
-	gamma      float64
-	mConst     int
-	mMax       int
-	psi, ell   float64
-	delta      float64
-	estDecay   float64
-	lrPolicy   string
-	theta      float64
 	resetInner bool
+	pol        policies // proximal loops only
 
-	// dynamic state (saved by Save)
-	step       int64 // inner steps taken
-	t          int64 // outer index of the current outer step
-	k, m       int   // inner index and M_t of the current outer step
-	lambda     float64
-	pcg        *rand.PCG
-	rng        *rand.Rand
-	g2, s2     float64   // running estimates of G² and σ²
-	sketch     []float64 // EMA of the gradient at every stride-th coordinate
-	stride     int
-	sketchInit bool
+	// dynamic state (saved by Save, with the policies' and the rule's)
+	step   int64 // inner steps taken
+	t      int64 // outer index of the current outer step
+	k, m   int   // inner index and M_t of the current outer step
+	lambda float64
 }
 
 // NewProximal returns the proximal outer loop around rule: at inner step
 // k=1 of each outer step t it sets the anchor w_t to the current
-// parameters and chooses M_t and λ_t; every inner step adds the proximal
-// gradient prox_factor·λ_t·(w − w_t) to the minibatch gradient and calls
-// rule.Update with the inner step size; the last inner iterate is the
-// next anchor. Its hyperparameters are ProximalHyperparams followed by
-// the rule's. StateVectors is the rule's plus one (the anchor, stored
-// last). Construction errors (a rule reusing an outer-loop name, an
-// option naming an unknown hyperparameter) are returned by Describe and
-// Init.
+// parameters and chooses λ_t (lambda_mode) and M_t (m_policy); every
+// inner step adds the proximal gradient prox_factor·λ_t·(w − w_t) to the
+// minibatch gradient and calls rule.Update with the inner step size
+// (inner_lr); the last inner iterate is the next anchor. Its
+// hyperparameters are ProximalHyperparams, then those of policies added
+// with WithMPolicy, WithLambdaSchedule or WithInnerLR, then the rule's.
+// StateVectors is the rule's plus one (the anchor, stored last).
+// Construction errors (a rule reusing an outer-loop name, an option
+// naming an unknown hyperparameter or a bad policy) are returned by
+// Describe and Init.
 func NewProximal(rule Rule, name, version string, opts ...Option) optimizer.Optimizer {
 	return newLoop(true, rule, name, version, opts)
 }
@@ -166,7 +176,7 @@ func NewProximal(rule Rule, name, version string, opts ...Option) optimizer.Opti
 // NewPlain returns rule run on its own: every Step is one update with
 // step size α and ends an outer step (λ = 0, M_t = 1). Its
 // hyperparameters are preset followed by the rule's, and StateVectors is
-// the rule's.
+// the rule's. It takes no policy options.
 func NewPlain(rule Rule, name, version string, opts ...Option) optimizer.Optimizer {
 	return newLoop(false, rule, name, version, opts)
 }
@@ -189,8 +199,14 @@ func newLoop(prox bool, rule Rule, name, version string, opts []Option) *loop {
 	o.stateful, _ = rule.(StatefulRule)
 	var specs []optimizer.HyperparamSpec
 	if prox {
-		specs = ProximalHyperparams()
+		if specs, o.err = o.policySpecs(op); o.err != nil {
+			return o
+		}
 	} else {
+		if len(op.mPolicies)+len(op.lambdas)+len(op.innerLRs) > 0 {
+			o.err = errors.New("WithMPolicy, WithLambdaSchedule and WithInnerLR need the proximal outer loop (NewProximal)")
+			return o
+		}
 		specs = []optimizer.HyperparamSpec{presetSpec}
 	}
 	specs = append(specs, rule.Hyperparams()...)
@@ -217,21 +233,64 @@ func newLoop(prox bool, rule Rule, name, version string, opts []Option) *loop {
 				o.err = fmt.Errorf("preset %s names unknown hyperparameter %q", p, k)
 				return o
 			}
-			if _, err := parseValue(specs[i], op.presets[p][k]); err != nil {
-				o.err = fmt.Errorf("preset %s: %w", p, err)
-				return o
-			}
 			if p != presetSpec.Default && op.presets[p][k] != specs[i].Default && !strings.Contains(specs[i].Doc, "("+p+" preset:") {
 				specs[i].Doc += fmt.Sprintf(" (%s preset: %s)", p, op.presets[p][k])
 			}
 		}
 	}
-	if err := checkSpecs(specs); err != nil {
+	if err := optimizer.CheckSpecs(specs); err != nil {
 		o.err = err
 		return o
 	}
+	for _, p := range slices.Sorted(maps.Keys(op.presets)) {
+		if _, err := optimizer.ResolveValues(specs, nil, op.presets[p]); err != nil {
+			o.err = fmt.Errorf("preset %s: %w", p, err)
+			return o
+		}
+	}
 	o.specs = specs
 	return o
+}
+
+// policySpecs sets up the registries of the three policies (the built-in
+// choices and those added by options) and returns the outer loop's
+// hyperparameters with every choice's.
+func (o *loop) policySpecs(op options) ([]optimizer.HyperparamSpec, error) {
+	o.mPolicies, o.lambdas, o.innerLRs = builtinMPolicies(), builtinLambdaSchedules(), builtinInnerLRs()
+	for _, a := range op.mPolicies {
+		if err := o.mPolicies.add(a.name, a.factory); err != nil {
+			return nil, fmt.Errorf("WithMPolicy: %w", err)
+		}
+	}
+	for _, a := range op.lambdas {
+		if err := o.lambdas.add(a.name, a.factory); err != nil {
+			return nil, fmt.Errorf("WithLambdaSchedule: %w", err)
+		}
+	}
+	for _, a := range op.innerLRs {
+		if err := o.innerLRs.add(a.name, a.factory); err != nil {
+			return nil, fmt.Errorf("WithInnerLR: %w", err)
+		}
+	}
+	specs := ProximalHyperparams()
+	for i := range specs {
+		switch specs[i].Name {
+		case paramM:
+			specs[i].Choices = slices.Clone(o.mPolicies.names)
+		case paramLambda:
+			specs[i].Choices = slices.Clone(o.lambdas.names)
+		case paramLR:
+			specs[i].Choices = slices.Clone(o.innerLRs.names)
+		}
+	}
+	var err error
+	if specs, err = o.mPolicies.declare(specs); err != nil {
+		return nil, err
+	}
+	if specs, err = o.lambdas.declare(specs); err != nil {
+		return nil, err
+	}
+	return o.innerLRs.declare(specs)
 }
 
 // Describe implements optimizer.Optimizer.
@@ -293,6 +352,7 @@ func (o *loop) InitBuffers(ctx context.Context, cfg optimizer.InitConfig, buf op
 func (o *loop) configure(ctx context.Context, cfg optimizer.InitConfig) error {
 	o.ready = false
 	o.buf = optimizer.Buffers{}
+	o.pol = policies{}
 	if o.err != nil {
 		return fmt.Errorf("%s: %w", o.name, o.err)
 	}
@@ -302,89 +362,50 @@ func (o *loop) configure(ctx context.Context, cfg optimizer.InitConfig) error {
 	if cfg.NumParams <= 0 {
 		return fmt.Errorf("%s: init: NumParams=%d, want at least 1", o.name, cfg.NumParams)
 	}
-	v, err := resolve(o.specs, cfg.Hyperparams, func(p string) map[string]string { return o.presets[p] })
+	v, err := optimizer.ResolveValues(o.specs, cfg.Hyperparams, o.presets[o.preset(cfg.Hyperparams)])
 	if err != nil {
 		return fmt.Errorf("%s: init: %w", o.name, err)
 	}
 	if err := o.rule.Configure(v); err != nil {
 		return fmt.Errorf("%s: init: %w", o.name, err)
 	}
+	info := InitInfo{NumParams: cfg.NumParams, Seed: cfg.Seed}
+	var pol policies
 	if o.prox {
-		if err := o.configureLoop(v); err != nil {
+		o.factor = v.Float("prox_factor")
+		o.resetInner = v.Bool("reset_inner")
+		if pol, err = o.newPolicies(v, info); err != nil {
 			return fmt.Errorf("%s: init: %w", o.name, err)
+		}
+		// λ-dependent checks that do not depend on α can be made now.
+		if lambda, ok := pol.sched.Fixed(); ok {
+			if err := pol.checkLambda(lambda); err != nil {
+				return fmt.Errorf("%s: init: %w", o.name, err)
+			}
 		}
 	}
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%s|%s|n=%d|%s", o.name, o.version, cfg.NumParams, v.canonical())
+	fmt.Fprintf(h, "%s|%s|n=%d|%s", o.name, o.version, cfg.NumParams, canonical(v))
 	o.hash = h.Sum64()
 	o.n = cfg.NumParams
-	o.pcg = rand.NewPCG(cfg.Seed, PCGStream)
-	o.rng = rand.New(o.pcg)
-	if o.prox && o.mPolicy == MPsi {
-		o.stride = (o.n + sketchMax - 1) / sketchMax
-		o.sketch = make([]float64, (o.n+o.stride-1)/o.stride)
-	} else {
-		o.stride, o.sketch = 0, nil
-	}
+	o.values, o.info, o.pol = v, info, pol
 	return nil
 }
 
-func (o *loop) configureLoop(v Values) error {
-	o.schedule = v.Enum("lambda_mode") == "schedule"
-	o.lambdaCoef = v.Float("lambda_coef")
-	o.lambdaFix = v.Float("lambda")
-	o.factor = v.Float("prox_factor")
-	o.mPolicy = v.Enum("m_policy")
-	o.theta = v.Float("theta")
-	o.gamma = v.Float("gamma")
-	if v.Enum("preset") == PresetPaper && !v.Given("gamma") && o.presets[PresetPaper]["gamma"] == "" {
-		o.gamma = GammaFromTheta(o.theta)
+// preset is the preset that hp chooses, or the declared default if hp
+// gives none or an invalid one (ResolveValues then reports it).
+func (o *loop) preset(hp map[string]string) string {
+	i := slices.IndexFunc(o.specs, func(s optimizer.HyperparamSpec) bool { return s.Name == presetSpec.Name })
+	ps := o.specs[i]
+	raw, given := hp[ps.Name]
+	if !given {
+		raw = ps.Default
 	}
-	o.mConst = v.Int("m")
-	o.mMax = v.Int("m_max")
-	o.psi = v.Float("psi")
-	o.ell = v.Float("ell")
-	o.delta = v.Float("delta")
-	o.g2 = v.Float("g2_init")
-	o.s2 = v.Float("sigma2_init")
-	o.estDecay = v.Float("est_decay")
-	o.lrPolicy = v.Enum("inner_lr")
-	o.resetInner = v.Bool("reset_inner")
-	// λ-dependent checks that do not depend on α can be made now.
-	if o.schedule && o.lambdaCoef == 0 || !o.schedule {
-		if err := o.checkLambda(o.lambdaAt(1)); err != nil {
-			return err
-		}
+	x, err := optimizer.ParseValue(ps, raw)
+	if err != nil {
+		return ps.Default
 	}
-	return nil
-}
-
-// lambdaAt is λ_t for scheduled lr alpha.
-func (o *loop) lambdaAt(alpha float64) float64 {
-	if o.schedule {
-		return o.lambdaCoef / alpha
-	}
-	return o.lambdaFix
-}
-
-// checkLambda refuses a λ_t the chosen policies cannot use.
-func (o *loop) checkLambda(lambda float64) error {
-	what := "lambda"
-	if o.schedule {
-		what = "lambda_coef/lr"
-	}
-	if o.lrPolicy == LRThetaOverLambda && !(lambda > 0) {
-		return fmt.Errorf("inner_lr=%s needs %s > 0, have %g", LRThetaOverLambda, what, lambda)
-	}
-	if !(lambda > o.delta) {
-		switch {
-		case o.lrPolicy == LRInvLambdaK:
-			return fmt.Errorf("inner_lr=%s needs %s > delta, have %g <= %g", LRInvLambdaK, what, lambda, o.delta)
-		case o.mPolicy == MPsi:
-			return fmt.Errorf("m_policy=%s needs %s > delta, have %g <= %g", MPsi, what, lambda, o.delta)
-		}
-	}
-	return nil
+	return x.Enum
 }
 
 func (o *loop) bind(buf optimizer.Buffers) {
@@ -399,7 +420,6 @@ func (o *loop) bind(buf optimizer.Buffers) {
 		o.anchor = buf.State[r*o.n : (r+1)*o.n : (r+1)*o.n]
 	}
 	o.step, o.t, o.k, o.m, o.lambda = 0, 0, 0, 0, 0
-	o.sketchInit = false
 	o.ready = true
 }
 
@@ -415,7 +435,7 @@ func (o *loop) Step(ctx context.Context, req optimizer.StepRequest) (optimizer.S
 		return optimizer.StepResult{}, fmt.Errorf("%s: step %d out of order: expected step %d", o.name, req.Step, o.step)
 	}
 	alpha := req.LR
-	if math.IsNaN(alpha) || math.IsInf(alpha, 0) || alpha < 0 || (o.prox && o.schedule && alpha == 0) {
+	if math.IsNaN(alpha) || math.IsInf(alpha, 0) || alpha < 0 || (o.prox && o.pol.sched.UsesLR() && alpha == 0) {
 		return optimizer.StepResult{}, fmt.Errorf("%s: step %d: lr=%g, want a finite lr >= 0 (> 0 when lambda_mode=schedule)", o.name, req.Step, alpha)
 	}
 	w, g := o.buf.Params, o.buf.Grads
@@ -425,24 +445,20 @@ func (o *loop) Step(ctx context.Context, req optimizer.StepRequest) (optimizer.S
 		return optimizer.StepResult{OuterEnded: true, Inner: 1, Outer: o.step, M: 1}, nil
 	}
 	if o.k == o.m { // the previous outer step is over (or none began)
-		lambda := o.lambdaAt(alpha)
-		if err := o.checkLambda(lambda); err != nil {
+		out := OuterInfo{T: o.t + 1, Step: req.Step, LR: alpha}
+		out.Lambda = o.pol.sched.Lambda(out)
+		if err := o.pol.checkLambda(out.Lambda); err != nil {
 			return optimizer.StepResult{}, fmt.Errorf("%s: step %d (lr=%g): %w", o.name, req.Step, alpha, err)
 		}
-		var m int
-		switch o.mPolicy {
-		case MGeometric:
-			m = Geometric(o.rng.Float64(), o.gamma)
-		case MConstant:
-			m = o.mConst
-		case MPsi:
-			var err error
-			if m, err = PsiM(o.ell, o.g2, o.s2, o.psi, lambda, o.delta, o.mMax); err != nil {
-				return optimizer.StepResult{}, fmt.Errorf("%s: step %d: %w", o.name, req.Step, err)
-			}
+		m, err := o.pol.m.M(out)
+		if err != nil {
+			return optimizer.StepResult{}, fmt.Errorf("%s: step %d: %w", o.name, req.Step, err)
+		}
+		if m < 1 {
+			return optimizer.StepResult{}, fmt.Errorf("%s: step %d: m_policy=%s chose M_t=%d, want at least 1", o.name, req.Step, o.pol.mName, m)
 		}
 		o.t++
-		o.k, o.m, o.lambda = 0, m, lambda
+		o.k, o.m, o.lambda = 0, m, out.Lambda
 		copy(o.anchor, w)
 		if o.resetInner && o.t > 1 {
 			for _, s := range o.rstate {
@@ -454,10 +470,10 @@ func (o *loop) Step(ctx context.Context, req optimizer.StepRequest) (optimizer.S
 		}
 	}
 	o.k++
-	if o.mPolicy == MPsi {
-		o.observe(g)
+	for _, ob := range o.pol.observers {
+		ob.Observe(g)
 	}
-	eta := innerLR(o.lrPolicy, alpha, o.k, o.lambda, o.theta, o.delta)
+	eta := o.pol.lr.Eta(InnerStep{T: o.t, K: o.k, M: o.m, LR: alpha, Lambda: o.lambda})
 	// At k = 1, w equals the anchor and the proximal term is zero.
 	if c := float32(o.factor * o.lambda); o.k > 1 && c != 0 {
 		AddProximal(g, w, o.anchor, c)
@@ -467,45 +483,11 @@ func (o *loop) Step(ctx context.Context, req optimizer.StepRequest) (optimizer.S
 	return optimizer.StepResult{OuterEnded: o.k == o.m, Inner: o.k, Outer: o.t, M: o.m}, nil
 }
 
-// observe updates the running estimates of G² and σ² from the raw
-// minibatch gradient g (see docs/blocks.md):
-//
-//	G² ← β·G² + (1−β)·‖g‖²
-//	σ² ← β·σ² + (1−β)·(N/n)·Σ_j (g_{j·s} − ḡ_j)²
-//	ḡ_j ← β·ḡ_j + (1−β)·g_{j·s}
-//
-// where ḡ is an EMA of the gradient kept at every s-th coordinate
-// (s = ceil(N/65536), so all of them up to 65536 parameters) and
-// initialised to the first gradient seen. Sums are in float64.
-func (o *loop) observe(g []float32) {
-	b := o.estDecay
-	var sq float64
-	for _, x := range g {
-		sq += float64(x) * float64(x)
-	}
-	o.g2 = b*o.g2 + (1-b)*sq
-	if !o.sketchInit {
-		for j := range o.sketch {
-			o.sketch[j] = float64(g[j*o.stride])
-		}
-		o.sketchInit = true
-		return
-	}
-	var dev float64
-	for j, m := range o.sketch {
-		x := float64(g[j*o.stride])
-		d := x - m
-		dev += d * d
-		o.sketch[j] = b*m + (1-b)*x
-	}
-	o.s2 = b*o.s2 + (1-b)*dev*float64(o.n)/float64(len(o.sketch))
-}
-
-// Close implements optimizer.Optimizer. It drops the buffers; a closed
-// optimizer can be initialised again.
+// Close implements optimizer.Optimizer. It drops the buffers and the
+// policies; a closed optimizer can be initialised again.
 func (o *loop) Close() error {
 	o.ready = false
-	o.buf, o.rstate, o.anchor, o.sketch = optimizer.Buffers{}, nil, nil, nil
+	o.buf, o.rstate, o.anchor, o.pol = optimizer.Buffers{}, nil, nil, policies{}
 	return nil
 }
 
@@ -514,4 +496,10 @@ var (
 	_ Binder              = (*loop)(nil)
 	_ StatefulRule        = (*SGDRule)(nil)
 	_ StatefulRule        = (*AdamRule)(nil)
+	_ StatefulPolicy      = (*geometricPolicy)(nil)
+	_ StatefulPolicy      = (*psiPolicy)(nil)
+	_ GradientObserver    = (*psiPolicy)(nil)
+	_ LambdaChecker       = (*psiPolicy)(nil)
+	_ LambdaChecker       = (*thetaOverLambda)(nil)
+	_ LambdaChecker       = (*invLambdaDeltaK)(nil)
 )

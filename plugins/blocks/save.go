@@ -20,15 +20,25 @@ import (
 //	t          int64  outer index
 //	k, m       int64, int64
 //	lambda     float64 bits, λ_t of the current outer step
-//	pcg        uint16 length + rand.PCG.MarshalBinary
-//	g2, s2     float64 bits
-//	sketchInit uint8
-//	sketch     uint32 count + float64 bits each
+//	m_policy   uint32 length + StatefulPolicy.Save of the M_t policy (0 bytes if it is stateless)
+//	inner_lr   uint32 length + the same for the inner-lr policy
+//	lambda     uint32 length + the same for the λ schedule
 //	-- all --
 //	rule       uint32 length + StatefulRule.AppendState (0 bytes if the rule is stateless)
+//
+// Version 1, written by blocks 1.0.0 before the policies were values of
+// their own, is still read. Its proximal part after lambda was
+//
+//	pcg        uint16 length + rand.PCG.MarshalBinary (the geometric policy's state)
+//	g2, s2     float64 bits                          \
+//	sketchInit uint8                                  > the psi policy's state
+//	sketch     uint32 count + float64 bits each      /
+//
+// for every m_policy, with the fields of the policies not chosen holding
+// their unused initial values.
 const (
 	blobMagic   = "LRSGDBLK"
-	blobVersion = 1
+	blobVersion = 2
 )
 
 // Save implements optimizer.Optimizer.
@@ -36,7 +46,7 @@ func (o *loop) Save(ctx context.Context) ([]byte, error) {
 	if !o.ready {
 		return nil, fmt.Errorf("%s: save: not initialised", o.name)
 	}
-	b := make([]byte, 0, 128+8*len(o.sketch))
+	b := make([]byte, 0, 128)
 	b = append(b, blobMagic...)
 	b = binary.LittleEndian.AppendUint16(b, blobVersion)
 	b = binary.LittleEndian.AppendUint16(b, uint16(len(o.name)))
@@ -48,18 +58,16 @@ func (o *loop) Save(ctx context.Context) ([]byte, error) {
 		b = binary.LittleEndian.AppendUint64(b, uint64(o.k))
 		b = binary.LittleEndian.AppendUint64(b, uint64(o.m))
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(o.lambda))
-		p, err := o.pcg.MarshalBinary()
-		if err != nil {
-			return nil, fmt.Errorf("%s: save: rng: %w", o.name, err)
-		}
-		b = binary.LittleEndian.AppendUint16(b, uint16(len(p)))
-		b = append(b, p...)
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(o.g2))
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(o.s2))
-		b = append(b, boolByte(o.sketchInit))
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(o.sketch)))
-		for _, x := range o.sketch {
-			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+		for _, sl := range o.pol.slots() {
+			var ps []byte
+			if sp, ok := sl.pol.(StatefulPolicy); ok {
+				var err error
+				if ps, err = sp.Save(); err != nil {
+					return nil, fmt.Errorf("%s: save: %s=%s: %w", o.name, sl.param, sl.name, err)
+				}
+			}
+			b = binary.LittleEndian.AppendUint32(b, uint32(len(ps)))
+			b = append(b, ps...)
 		}
 	}
 	var rs []byte
@@ -145,8 +153,9 @@ func (o *loop) restore(blob []byte) error {
 	if string(r.take(len(blobMagic))) != blobMagic {
 		return errors.New("not an optimizer state blob (bad magic)")
 	}
-	if v := r.u16(); v != blobVersion {
-		return fmt.Errorf("blob version %d, this build reads version %d", v, blobVersion)
+	version := r.u16()
+	if r.err == nil && version != 1 && version != blobVersion {
+		return fmt.Errorf("blob version %d, this build reads versions 1 to %d", version, blobVersion)
 	}
 	name := string(r.take(int(r.u16())))
 	if r.err == nil && name != o.name {
@@ -157,32 +166,28 @@ func (o *loop) restore(blob []byte) error {
 	}
 	step := int64(r.u64())
 	var (
-		t, k, m    int64
-		lambda     float64
-		pcg        rand.PCG
-		g2, s2     float64
-		sketchInit bool
-		sketch     []float64
+		t, k, m int64
+		lambda  float64
+		pol     policies
+		states  [3][]byte // the policies' Save bytes, in slots order
 	)
 	if o.prox {
+		// The policies that receive the state are new values, so that a
+		// refused blob leaves the running ones untouched.
+		var err error
+		if pol, err = o.newPolicies(o.values, o.info); err != nil {
+			return err
+		}
 		t, k, m = int64(r.u64()), int64(r.u64()), int64(r.u64())
 		lambda = r.f64()
-		p := r.take(int(r.u16()))
-		if r.err == nil {
-			if err := pcg.UnmarshalBinary(p); err != nil {
-				return fmt.Errorf("rng state: %w", err)
+		if version == 1 {
+			if states, err = readV1Policies(r, pol); err != nil {
+				return err
 			}
-		}
-		g2, s2 = r.f64(), r.f64()
-		si := r.u8()
-		cnt := r.u32()
-		if r.err == nil && (si > 1 || int(cnt) != len(o.sketch)) {
-			return fmt.Errorf("estimator sketch: init flag %d and %d values, want 0 or 1 and %d values", si, cnt, len(o.sketch))
-		}
-		sketchInit = si == 1
-		sketch = make([]float64, cnt)
-		for i := range sketch {
-			sketch[i] = r.f64()
+		} else {
+			for i := range states {
+				states[i] = r.take(int(r.u32()))
+			}
 		}
 		if r.err == nil && (step < 0 || t < 0 || k < 0 || m < 0 || k > m || (t == 0) != (m == 0)) {
 			return fmt.Errorf("inconsistent counters step=%d t=%d k=%d m=%d", step, t, k, m)
@@ -194,6 +199,24 @@ func (o *loop) restore(blob []byte) error {
 	}
 	if len(r.b) != 0 {
 		return fmt.Errorf("%d trailing bytes", len(r.b))
+	}
+	if o.prox {
+		for i, sl := range pol.slots() {
+			sp, ok := sl.pol.(StatefulPolicy)
+			switch {
+			case ok && (version > 1 || states[i] != nil):
+				if err := sp.Restore(states[i]); err != nil {
+					if version == 1 {
+						return err
+					}
+					return fmt.Errorf("%s=%s: %w", sl.param, sl.name, err)
+				}
+			case ok:
+				return fmt.Errorf("a version-1 blob holds no state for %s=%s", sl.param, sl.name)
+			case len(states[i]) != 0:
+				return fmt.Errorf("%d bytes of state for the stateless %s=%s", len(states[i]), sl.param, sl.name)
+			}
+		}
 	}
 	if o.stateful != nil {
 		// Validate on the rule itself only after everything else parsed;
@@ -207,10 +230,48 @@ func (o *loop) restore(blob []byte) error {
 	o.step = step
 	if o.prox {
 		o.t, o.k, o.m, o.lambda = t, int(k), int(m), lambda
-		*o.pcg = pcg
-		o.g2, o.s2 = g2, s2
-		o.sketchInit = sketchInit
-		copy(o.sketch, sketch)
+		o.pol = pol
 	}
 	return nil
+}
+
+// readV1Policies reads the policy part of a version-1 blob (see the
+// layout above) and returns it as the state of the policies in pol, in
+// slots order: the generator for geometric, the estimators for psi.
+// Fields for a policy not chosen are checked as version 1 checked them
+// and dropped.
+func readV1Policies(r *reader, pol policies) ([3][]byte, error) {
+	var states [3][]byte
+	p := r.take(int(r.u16()))
+	if r.err == nil {
+		var pcg rand.PCG
+		if err := pcg.UnmarshalBinary(p); err != nil {
+			return states, fmt.Errorf("rng state: %w", err)
+		}
+	}
+	est := r.b
+	r.f64() // g2
+	r.f64() // s2
+	si, cnt := r.u8(), r.u32()
+	psi, isPsi := pol.m.(*psiPolicy)
+	want := 0
+	if isPsi {
+		want = len(psi.sketch)
+	}
+	if r.err == nil && (si > 1 || int(cnt) != want) {
+		return states, sketchError(si, cnt, want)
+	}
+	for range cnt {
+		r.f64()
+	}
+	if r.err != nil {
+		return states, nil // reported by the caller as truncation
+	}
+	switch pol.m.(type) {
+	case *geometricPolicy:
+		states[0] = p
+	case *psiPolicy:
+		states[0] = est[:len(est)-len(r.b)]
+	}
+	return states, nil
 }

@@ -8,6 +8,13 @@
 // mapped by both processes, so the host writes gradients straight into
 // Buffers.Grads, calls Step, and reads the updated Buffers.Params without
 // any vector crossing the RPC.
+//
+// The package also owns the hyperparameter contract: ParseValue is the one
+// parser of a value given as a string against its HyperparamSpec, used by
+// the plugin server (CheckHyperparams), by the optimizers themselves
+// (ParseValues, ResolveValues) and by anything that validates a
+// configuration before it reaches a plugin. It imports nothing beyond the
+// standard library.
 package optimizer
 
 import "context"
@@ -74,6 +81,19 @@ type StepResult struct {
 	Inner      int   // inner index k of this step, 1..M
 	Outer      int64 // outer index t of this step, counting from 1
 	M          int   // M_t, the number of inner steps of the current outer step
+}
+
+// Binder is implemented by optimizers that can run over vectors they do
+// not own. InitBuffers does what Init does but uses buf, whose vectors
+// have the lengths Init's Buffers would have (NumParams, NumParams and
+// StateVectors·NumParams), instead of allocating its own: it zeroes them,
+// never reallocates them, and drops them at Close; the caller owns the
+// memory. The plugin server binds such an optimizer to the shared memory,
+// so that a Step reads and writes the host's vectors directly; an
+// optimizer without it still works, at the cost of a copy of the vectors
+// into and out of its own buffers around every Step.
+type Binder interface {
+	InitBuffers(ctx context.Context, cfg InitConfig, buf Buffers) error
 }
 
 // Optimizer is an update rule over Buffers. Implementations are not safe

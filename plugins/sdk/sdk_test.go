@@ -43,7 +43,7 @@ func TestCheckHyperparams(t *testing.T) {
 		{map[string]string{"draw": "poisson"}, `not one of the choices; valid: enum geometric|one`},
 	}
 	for _, tt := range tests {
-		err := CheckHyperparams(d, tt.hp)
+		err := optimizer.CheckHyperparams(d, tt.hp) // what the server runs before Init
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("CheckHyperparams(%v) = %v, want nil", tt.hp, err)

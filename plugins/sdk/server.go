@@ -17,17 +17,11 @@ import (
 	"github.com/lrsgd-lab/lrsgd/plugins/shm"
 )
 
-// Binder is implemented by optimizers that can run over vectors they do
-// not own. The plugin server binds such an optimizer to the shared memory,
-// so that a Step reads and writes the host's vectors directly. Optimizers
-// without it still work: the server copies the vectors into the buffers
-// their Init returned before each Step and copies Params and State back
-// after it, which costs memory bandwidth at large sizes.
-type Binder interface {
-	// InitBuffers does what Init does but uses buf, whose vectors have the
-	// lengths Init's Buffers would have, instead of allocating its own.
-	InitBuffers(ctx context.Context, cfg optimizer.InitConfig, buf optimizer.Buffers) error
-}
+// Binder is optimizer.Binder, declared here too so that plugins written
+// against sdk.Binder keep compiling: an optimizer that implements it is
+// bound straight to the shared memory, one that does not has its vectors
+// copied in and out of its own buffers around every Step.
+type Binder = optimizer.Binder
 
 // server adapts an optimizer.Optimizer to the gRPC Optimizer service,
 // running it over the host's shared memory.
@@ -85,7 +79,7 @@ func (s *server) Init(ctx context.Context, req *pb.InitRequest) (_ *pb.InitRespo
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
-	if err := CheckHyperparams(d, req.GetHyperparams()); err != nil {
+	if err := optimizer.CheckHyperparams(d, req.GetHyperparams()); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	pl := req.GetLayout()
@@ -134,7 +128,7 @@ func (s *server) Init(ctx context.Context, req *pb.InitRequest) (_ *pb.InitRespo
 	}
 	shared := m.Buffers()
 	var own *optimizer.Buffers
-	if b, ok := s.impl.(Binder); ok {
+	if b, ok := s.impl.(optimizer.Binder); ok {
 		err = b.InitBuffers(ctx, cfg, shared)
 	} else {
 		var ob optimizer.Buffers

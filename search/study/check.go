@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
-	"github.com/lrsgd-lab/lrsgd/plugins/sdk"
 )
 
 // Models and Datasets are the names the trainer accepts.
@@ -107,13 +106,15 @@ func specNames(d optimizer.Description) string {
 }
 
 // validRange renders what a spec accepts, as the plugin's own refusal does.
-func validRange(s optimizer.HyperparamSpec) string { return string(s.Type) + " " + sdk.ValidRange(s) }
+func validRange(s optimizer.HyperparamSpec) string {
+	return string(s.Type) + " " + optimizer.ValidRange(s)
+}
 
 // checkValue checks a hyperparameter value string against its spec with the
-// plugin server's own check (sdk.CheckValue), so a study refuses exactly
-// what the plugin would.
+// parser the plugin server and the optimizers use (optimizer.ParseValue),
+// so a study refuses exactly what the plugin would.
 func checkValue(s optimizer.HyperparamSpec, raw string) error {
-	if sdk.CheckValue(s, raw) != nil {
+	if _, err := optimizer.ParseValue(s, raw); err != nil {
 		return fmt.Errorf("%s=%q is outside its valid range: want %s", s.Name, strings.TrimSpace(raw), validRange(s))
 	}
 	return nil

@@ -19,7 +19,7 @@ import (
 	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
 )
 
-// Toy is the test optimizer. It implements sdk.Binder.
+// Toy is the test optimizer. It implements optimizer.Binder.
 type Toy struct {
 	mom, lambda, wd float32
 	gamma           float64
@@ -63,7 +63,7 @@ func (o *Toy) Init(ctx context.Context, cfg optimizer.InitConfig) (optimizer.Buf
 	return b, nil
 }
 
-// InitBuffers implements sdk.Binder.
+// InitBuffers implements optimizer.Binder.
 func (o *Toy) InitBuffers(_ context.Context, cfg optimizer.InitConfig, b optimizer.Buffers) error {
 	n := cfg.NumParams
 	if n < 0 || len(b.Params) != n || len(b.Grads) != n || len(b.State) != 2*n {
