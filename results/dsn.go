@@ -2,6 +2,7 @@ package results
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"regexp"
@@ -247,4 +248,25 @@ func maskError(err error, secrets []string) error {
 		return err
 	}
 	return &maskedError{msg: msg, orig: err}
+}
+
+// CheckDSN reports whether Open could open dsn ("" means $LRSGD_STORAGE,
+// then the default file), without connecting or creating anything: the
+// DSN parses and, for SQLite, the file's folder exists. A command calls it
+// before long work whose result goes to the store. Errors never contain
+// the DSN's password.
+func CheckDSN(dsn string) error {
+	dsn = ResolveDSN(dsn)
+	if KindOf(dsn) == KindPostgres {
+		return nil
+	}
+	secrets := passwords(dsn)
+	_, path, err := sqliteDSN(dsn)
+	if err == nil {
+		err = checkSQLitePath(path)
+	}
+	if err != nil {
+		return fmt.Errorf("store %q: %w", MaskDSN(dsn), maskError(err, secrets))
+	}
+	return nil
 }

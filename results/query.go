@@ -45,7 +45,10 @@ type Trial struct {
 	Metrics       map[string]float64
 	UserAttrs     map[string]string
 	SystemAttrs   map[string]string
-	Run           *RunMeta // nil when none was recorded
+	// Hyperparams are the values given to the optimizer plugin (from
+	// trial_hyperparams), as strings.
+	Hyperparams map[string]string
+	Run         *RunMeta // nil when none was recorded
 }
 
 // Studies returns every study in the store, ordered by ID.
@@ -114,6 +117,16 @@ func (s *Store) StudyByName(ctx context.Context, name string) (Study, error) {
 	return Study{}, fmt.Errorf("study %q: %w (the store holds: %s)", name, ErrNoStudy, have)
 }
 
+// TrialsOf returns the trials of the named study (see StudyByName and
+// Trials).
+func (s *Store) TrialsOf(ctx context.Context, study string) ([]Trial, error) {
+	st, err := s.StudyByName(ctx, study)
+	if err != nil {
+		return nil, err
+	}
+	return s.Trials(ctx, st.ID)
+}
+
 // Trials returns the study's trials ordered by number, with their
 // parameters, intermediate values, attributes, metrics and run metadata.
 func (s *Store) Trials(ctx context.Context, studyID int) ([]Trial, error) {
@@ -138,7 +151,8 @@ FROM trials WHERE study_id = ? ORDER BY number, trial_id`, studyID).Scan(&rows).
 		*t = Trial{ID: r.TrialID, StudyID: studyID, Number: r.Number, State: r.State,
 			Start: r.DatetimeStart, Complete: r.DatetimeComplete,
 			Params: map[string]any{}, Distributions: map[string]string{}, Intermediate: map[int]float64{},
-			Metrics: map[string]float64{}, UserAttrs: map[string]string{}, SystemAttrs: map[string]string{}}
+			Metrics: map[string]float64{}, UserAttrs: map[string]string{}, SystemAttrs: map[string]string{},
+			Hyperparams: map[string]string{}}
 		if r.Value.Valid {
 			v := r.Value.Float64
 			t.Value = &v
@@ -192,6 +206,14 @@ FROM trials WHERE study_id = ? ORDER BY number, trial_id`, studyID).Scan(&rows).
 	}
 	for _, m := range metrics {
 		idx[m.TrialID].Metrics[m.Name] = nanIfNull(m.Value)
+	}
+
+	var hps []hyperparamRow
+	if err := db.Raw(`SELECT x.* FROM `+TableHyperparams+` x`+join, studyID).Scan(&hps).Error; err != nil {
+		return nil, s.wrap(fmt.Sprintf("hyperparameters of study %d", studyID), err)
+	}
+	for _, h := range hps {
+		idx[h.TrialID].Hyperparams[h.Name] = h.Value
 	}
 
 	for _, table := range []string{"trial_user_attributes", "trial_system_attributes"} {

@@ -144,8 +144,19 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err := rdbv2.RunAutoMigrate(tx); err != nil {
 			return fmt.Errorf("goptuna tables: %w", err)
 		}
+		var old []schemaRow
+		if tx.Migrator().HasTable(&schemaRow{}) {
+			if err := tx.Where("key = ?", "schema_version").Find(&old).Error; err != nil {
+				return fmt.Errorf("read schema version: %w", err)
+			}
+		}
 		if err := tx.AutoMigrate(ownModels()...); err != nil {
 			return fmt.Errorf("results tables: %w", err)
+		}
+		if len(old) == 1 && old[0].Value == "1" {
+			if err := migrateV1(tx); err != nil {
+				return fmt.Errorf("schema 1 → 2: %w", err)
+			}
 		}
 		return tx.Save(&schemaRow{Key: "schema_version", Value: SchemaVersion}).Error
 	})
@@ -333,34 +344,51 @@ func (s *Store) PutRunMeta(ctx context.Context, m RunMeta) error {
 	return s.wrap(fmt.Sprintf("put run meta of trial %d", m.TrialID), err)
 }
 
+// PutHyperparams records the hyperparameters given to a trial's optimizer
+// plugin (name → value as the plugin received it), replacing earlier values
+// of the same names. trial_hyperparams is the one place they are kept.
+func (s *Store) PutHyperparams(ctx context.Context, trialID int, hp map[string]string) error {
+	return putNamed(s, ctx, "hyperparameters", trialID, hp, func(name, v string) hyperparamRow {
+		return hyperparamRow{TrialID: trialID, Name: name, Value: v}
+	})
+}
+
 // PutMetrics records a trial's final metrics, one row per (trial, name),
-// replacing earlier values of the same names. Use the Metric* names for the
-// trainer's results; NaN is stored as NULL and read back as NaN.
+// replacing earlier values of the same names. Use the names of package
+// host/metrics for the trainer's results; NaN is stored as NULL and read
+// back as NaN.
 func (s *Store) PutMetrics(ctx context.Context, trialID int, metrics map[string]float64) error {
-	if len(metrics) == 0 {
+	return putNamed(s, ctx, "metrics", trialID, metrics, func(name string, v float64) metricRow {
+		return metricRow{TrialID: trialID, Name: name, Value: nullable(v)}
+	})
+}
+
+// putNamed writes one row per entry of values for a trial of a table keyed
+// by (trial_id, name), replacing earlier rows of the same names, in one
+// transaction; what names the values in errors.
+func putNamed[V any, R any](s *Store, ctx context.Context, what string, trialID int, values map[string]V, row func(name string, v V) R) error {
+	if len(values) == 0 {
 		return nil
 	}
-	rows := make([]metricRow, 0, len(metrics))
-	for name, v := range metrics {
+	rows := make([]R, 0, len(values))
+	names := make([]string, 0, len(values))
+	for name, v := range values {
 		if name == "" {
-			return fmt.Errorf("put metrics of trial %d: empty metric name", trialID)
+			return fmt.Errorf("put %s of trial %d: empty name", what, trialID)
 		}
-		rows = append(rows, metricRow{TrialID: trialID, Name: name, Value: nullable(v)})
+		rows = append(rows, row(name, v))
+		names = append(names, name)
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := checkTrials(tx, []int{trialID}); err != nil {
 			return err
 		}
-		names := make([]string, len(rows))
-		for i, r := range rows {
-			names[i] = r.Name
-		}
-		if err := tx.Where("trial_id = ? AND name IN ?", trialID, names).Delete(&metricRow{}).Error; err != nil {
+		if err := tx.Where("trial_id = ? AND name IN ?", trialID, names).Delete(new(R)).Error; err != nil {
 			return err
 		}
 		return tx.Create(&rows).Error
 	})
-	return s.wrap(fmt.Sprintf("put metrics of trial %d", trialID), err)
+	return s.wrap(fmt.Sprintf("put %s of trial %d", what, trialID), err)
 }
 
 // Heartbeat records that worker is alive and running trialID, now. goptuna

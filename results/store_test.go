@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lrsgd-lab/lrsgd/host/metrics"
 	"math"
 	"os"
 	"os/exec"
@@ -225,17 +226,17 @@ func TestRoundTrip(t *testing.T) {
 				t.Error("GetRunMeta found metadata for a trial that has none")
 			}
 
-			if err := s.PutMetrics(ctx, a, map[string]float64{MetricTestAccuracy: 0.75, MetricHittingTimeGrads: -1, MetricGeneralizationGap: math.NaN()}); err != nil {
+			if err := s.PutMetrics(ctx, a, map[string]float64{metrics.TestAccuracy: 0.75, metrics.HittingTimeGrads: -1, metrics.GeneralizationGap: math.NaN()}); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.PutMetrics(ctx, a, map[string]float64{MetricTestAccuracy: 0.76}); err != nil {
+			if err := s.PutMetrics(ctx, a, map[string]float64{metrics.TestAccuracy: 0.76}); err != nil {
 				t.Fatal(err)
 			}
 			m, err := s.GetMetrics(ctx, a)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(m) != 3 || m[MetricTestAccuracy] != 0.76 || m[MetricHittingTimeGrads] != -1 || !math.IsNaN(m[MetricGeneralizationGap]) {
+			if len(m) != 3 || m[metrics.TestAccuracy] != 0.76 || m[metrics.HittingTimeGrads] != -1 || !math.IsNaN(m[metrics.GeneralizationGap]) {
 				t.Errorf("metrics = %v", m)
 			}
 			// Raw SQL agrees (users query these tables directly).

@@ -3,8 +3,9 @@ package results
 import "time"
 
 // SchemaVersion is the version of this package's own tables, recorded in the
-// lrsgd_schema table.
-const SchemaVersion = "1"
+// lrsgd_schema table. Version 2 added trial_hyperparams; Open migrates a
+// version-1 store (see migrateV1).
+const SchemaVersion = "2"
 
 // Table names of this package's own tables, beside goptuna's (studies,
 // trials, trial_params, trial_values, trial_user_attributes, ...).
@@ -14,6 +15,7 @@ const (
 	TableRunMetaExtra = "trial_run_meta_extra"
 	TableMetrics      = "trial_metrics"
 	TableHeartbeats   = "trial_heartbeats"
+	TableHyperparams  = "trial_hyperparams"
 	TableSchema       = "lrsgd_schema"
 )
 
@@ -30,30 +32,9 @@ func GoptunaTables() []string {
 // OwnTables returns the names of the tables this package creates.
 func OwnTables() []string {
 	return []string{
-		TableCurves, TableRunMeta, TableRunMetaExtra, TableMetrics, TableHeartbeats, TableSchema,
+		TableCurves, TableRunMeta, TableRunMetaExtra, TableMetrics, TableHeartbeats, TableHyperparams, TableSchema,
 	}
 }
-
-// Metric names the trainer's results are stored under (trial_metrics.name).
-// They follow the JSON names of host/train.Result.
-const (
-	MetricTestAccuracy      = "test_accuracy"
-	MetricTestLoss          = "test_loss"
-	MetricTrainLoss         = "train_loss"
-	MetricTrainAccuracy     = "train_accuracy"
-	MetricGeneralizationGap = "generalization_gap" // test loss − train loss
-	MetricBestTestAccuracy  = "best_test_accuracy"
-	MetricHittingTimeOuter  = "hitting_time_outer" // outer steps, −1 = never
-	MetricHittingTimeGrads  = "hitting_time_grads" // gradient evaluations, −1 = never
-	MetricGradEvals         = "grad_evals"
-	MetricOuterSteps        = "outer_steps"
-	MetricEpochs            = "epochs"
-	MetricStepMsMedian      = "step_ms_median"
-	MetricWallSeconds       = "wall_seconds"
-	MetricParamDivergence   = "param_divergence" // stability probe: final ‖w − v‖
-	MetricEpsilonMean       = "epsilon_mean"     // stability probe: mean |f(w;x) − f(v;x)|
-	MetricEpsilonMax        = "epsilon_max"      // stability probe: max |f(w;x) − f(v;x)|
-)
 
 // curveRow is one row of trial_curves.
 type curveRow struct {
@@ -114,6 +95,17 @@ type metricRow struct {
 
 func (metricRow) TableName() string { return TableMetrics }
 
+// hyperparamRow is one hyperparameter given to a trial's optimizer plugin,
+// as the plugin received it (a string).
+type hyperparamRow struct {
+	ID      int64  `gorm:"column:hyperparam_id;primaryKey;autoIncrement"`
+	TrialID int    `gorm:"column:trial_id;not null;uniqueIndex:idx_trial_hyperparams_name"`
+	Name    string `gorm:"column:name;not null;type:varchar(512);uniqueIndex:idx_trial_hyperparams_name"`
+	Value   string `gorm:"column:value;type:text"`
+}
+
+func (hyperparamRow) TableName() string { return TableHyperparams }
+
 // heartbeatRow is the last sign of life of the worker running a trial.
 type heartbeatRow struct {
 	TrialID int       `gorm:"column:trial_id;primaryKey;autoIncrement:false"`
@@ -135,6 +127,6 @@ func (schemaRow) TableName() string { return TableSchema }
 // ownModels lists the models Open migrates, in order.
 func ownModels() []any {
 	return []any{
-		&curveRow{}, &runMetaRow{}, &runMetaExtraRow{}, &metricRow{}, &heartbeatRow{}, &schemaRow{},
+		&curveRow{}, &runMetaRow{}, &runMetaExtraRow{}, &metricRow{}, &heartbeatRow{}, &hyperparamRow{}, &schemaRow{},
 	}
 }

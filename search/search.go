@@ -18,10 +18,9 @@ import (
 	"errors"
 	"time"
 
-	"github.com/c-bata/goptuna"
-
-	"github.com/lrsgd-lab/lrsgd/host/train"
+	"github.com/lrsgd-lab/lrsgd/host/pipeline"
 	"github.com/lrsgd-lab/lrsgd/results"
+	"github.com/lrsgd-lab/lrsgd/search/record"
 	"github.com/lrsgd-lab/lrsgd/search/study"
 )
 
@@ -43,7 +42,7 @@ const (
 const (
 	// AttrFailReason says why a trial ended FAIL or PRUNED (also a system
 	// attribute).
-	AttrFailReason = "fail_reason"
+	AttrFailReason = record.AttrFailReason
 	// AttrWorker names the worker (host:pid/index) that ran the trial.
 	AttrWorker = "worker"
 	// AttrOptimizer is the trial's optimizer plugin.
@@ -59,7 +58,7 @@ const (
 // Fail reasons.
 const (
 	ReasonStale       = "stale heartbeat (worker died)"
-	ReasonInterrupted = "interrupted"
+	ReasonInterrupted = record.ReasonInterrupted
 )
 
 // Study user attribute keys written when a study is created.
@@ -74,122 +73,26 @@ const (
 // command exits with status 130.
 var ErrInterrupted = errors.New("interrupted")
 
-// ErrPruned is what a Runner's report function returns when the pruner
-// stops the trial; the Runner stops the training and returns it (possibly
-// wrapped) or a Result with Status "pruned".
-var ErrPruned = errors.New("trial pruned")
+// ErrPruned is what a Runner's OnEval hook returns when the pruner stops
+// the trial (pipeline.ErrPruned).
+var ErrPruned = pipeline.ErrPruned
 
-// TrialSpec is everything a Runner needs to train one trial.
-type TrialSpec struct {
-	Study   string
-	TrialID int // goptuna's trial ID (the store's key)
-	Number  int // trial number within the study
-	// Optimizer is the plugin name and Hyperparams its hyperparameters.
-	Optimizer   string
-	Hyperparams map[string]string
-	Model       string
-	Dataset     string
-	Train       study.Train
-	// Stability asks for the stability probe (issue 6); nil = none.
-	Stability *study.Stability
-	// DataDir and PluginsDir come from --data-dir and --plugins-dir.
-	DataDir    string
-	PluginsDir string
-}
-
-// Outcome is a finished run: the trainer's result and what the runner
-// knows about the plugin and the data (search fills in TrialID, Model,
-// Seed, Commit, Machine and GoVersion where empty).
-type Outcome struct {
-	Result train.Result
-	Meta   results.RunMeta
-	// Metrics are extra metrics stored with the trial's own (the stability
-	// probe's param_divergence, epsilon_mean, epsilon_max, ...).
-	Metrics map[string]float64
-}
-
-// Eval is one evaluation of a trial: the trainer's point and, with the
-// stability probe, the twins' comparison at that point.
-type Eval struct {
-	train.EvalPoint
-	ParamDivergence, EpsilonMean, EpsilonMax *float64
-}
-
-// Runner trains one trial. report must be called after every evaluation;
-// when it returns an error (ErrPruned, or a store failure) the run stops
-// and Run returns that error. Run stops at the next step when ctx is
-// cancelled.
+// Runner trains one trial: pipeline.Run, or a fake in tests. It must call
+// hooks.OnEval after every evaluation and stop the run when it returns an
+// error (ErrPruned, or a store failure), and stop at the next step when
+// ctx is cancelled.
 type Runner interface {
-	Run(ctx context.Context, spec TrialSpec, report func(Eval) error) (Outcome, error)
+	Run(ctx context.Context, spec pipeline.Spec, hooks pipeline.Hooks) (pipeline.Outcome, error)
 }
 
 // Store is what Tune needs of the result store (*results.Store has it).
 type Store interface {
-	Storage() goptuna.Storage
-	AddCurvePoints(ctx context.Context, pts ...results.CurvePoint) error
-	PutRunMeta(ctx context.Context, m results.RunMeta) error
-	PutMetrics(ctx context.Context, trialID int, metrics map[string]float64) error
+	record.Store
 	Heartbeat(ctx context.Context, trialID int, worker string) error
 	StaleTrials(ctx context.Context, studyID int, olderThan time.Duration) ([]int, error)
 }
 
 var _ Store = (*results.Store)(nil)
-
-// objectiveValue maps a finished run to the study's scalar. A hitting time
-// that was never reached counts as one more than the run's length.
-func objectiveValue(metric string, r train.Result) float64 {
-	switch metric {
-	case "hitting_time_outer":
-		if r.HittingTimeOuter < 0 {
-			return float64(r.OuterSteps + 1)
-		}
-		return float64(r.HittingTimeOuter)
-	case "hitting_time_grads":
-		if r.HittingTimeGrads < 0 {
-			return float64(r.GradEvals + 1)
-		}
-		return float64(r.HittingTimeGrads)
-	}
-	return resultMetrics(r)[metric]
-}
-
-// resultMetrics are the metrics stored per trial (results.Metric* names).
-func resultMetrics(r train.Result) map[string]float64 {
-	return map[string]float64{
-		results.MetricTestAccuracy:      r.TestAccuracy,
-		results.MetricTestLoss:          r.TestLoss,
-		results.MetricTrainLoss:         r.TrainLoss,
-		results.MetricTrainAccuracy:     r.TrainAccuracy,
-		results.MetricGeneralizationGap: r.GeneralizationGap,
-		results.MetricBestTestAccuracy:  r.BestTestAccuracy,
-		results.MetricHittingTimeOuter:  float64(r.HittingTimeOuter),
-		results.MetricHittingTimeGrads:  float64(r.HittingTimeGrads),
-		results.MetricGradEvals:         float64(r.GradEvals),
-		results.MetricOuterSteps:        float64(r.OuterSteps),
-		results.MetricEpochs:            r.Epochs,
-		results.MetricStepMsMedian:      r.StepMsMedian,
-		results.MetricWallSeconds:       r.WallSeconds,
-	}
-}
-
-// evalMetric is the per-evaluation value of a metric.
-func evalMetric(metric string, ep train.EvalPoint, best float64) float64 {
-	switch metric {
-	case "test_accuracy":
-		return ep.TestAcc
-	case "best_test_accuracy":
-		return max(best, ep.TestAcc)
-	case "test_loss":
-		return ep.TestLoss
-	case "train_loss":
-		return ep.TrainLoss
-	case "train_accuracy":
-		return ep.TrainAcc
-	case "generalization_gap":
-		return ep.TestLoss - ep.TrainLoss
-	}
-	return ep.TestAcc
-}
 
 // intermediateMetric is the metric whose per-evaluation values become the
 // trial's goptuna intermediate values: the pruner's, else the objective's
@@ -198,7 +101,7 @@ func intermediateMetric(s *study.Study) string {
 	if s.Pruner.Kind != study.PrunerNone && s.Pruner.Metric != "" {
 		return s.Pruner.Metric
 	}
-	if m, ok := study.MetricByName(s.Objective.Metric); ok && m.PerEval {
+	if m, ok := study.MetricByName(s.Objective.Metric); ok && m.PerEval() {
 		return m.Name
 	}
 	return "test_accuracy"

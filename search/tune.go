@@ -24,6 +24,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/lrsgd-lab/lrsgd/search/grid"
+	"github.com/lrsgd-lab/lrsgd/search/record"
 	"github.com/lrsgd-lab/lrsgd/search/study"
 )
 
@@ -98,7 +99,7 @@ type tuner struct {
 	total   int           // the study's own number of trials
 	inter   string        // intermediate metric
 	worker  string
-	env     env
+	env     record.Env
 
 	mu       sync.Mutex // serialises claims and the fields below
 	claimed  int        // trials claimed in this call
@@ -141,7 +142,7 @@ func Tune(ctx context.Context, cfg Config) (Summary, error) {
 		return sum, err
 	}
 	t := &tuner{cfg: cfg, s: s, store: cfg.Store, storage: cfg.Store.Storage(), total: total,
-		inter: intermediateMetric(s), worker: cfg.Worker, active: map[int]bool{}, env: environment()}
+		inter: intermediateMetric(s), worker: cfg.Worker, active: map[int]bool{}, env: record.Environment()}
 
 	gs, created, err := t.openStudy(ctx, points)
 	if err != nil {
@@ -553,6 +554,12 @@ func (t *tuner) failAndRequeue(id int, reason string) (bool, error) {
 	if err := t.setReason(id, reason); err != nil {
 		return true, err
 	}
+	return t.requeue(id)
+}
+
+// requeue queues a new trial with the parameters (and grid point) of the
+// failed trial id, and links the two.
+func (t *tuner) requeue(id int) (bool, error) {
 	old, err := t.storage.GetTrial(id)
 	if err != nil {
 		return true, fmt.Errorf("trial %d: read: %w", id, err)

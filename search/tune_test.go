@@ -16,7 +16,9 @@ import (
 
 	"github.com/c-bata/goptuna"
 
+	"github.com/lrsgd-lab/lrsgd/host/pipeline"
 	"github.com/lrsgd-lab/lrsgd/host/train"
+	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
 	"github.com/lrsgd-lab/lrsgd/results"
 	"github.com/lrsgd-lab/lrsgd/search/grid"
 	"github.com/lrsgd-lab/lrsgd/search/study"
@@ -27,27 +29,27 @@ import (
 // to find. Hooks let tests block, diverge or fail a run.
 type fakeRunner struct {
 	evals   int
-	block   func(ctx context.Context, spec TrialSpec) error // called before the first evaluation
-	diverge func(spec TrialSpec) bool
-	fail    func(spec TrialSpec) error
+	block   func(ctx context.Context, spec pipeline.Spec) error // called before the first evaluation
+	diverge func(spec pipeline.Spec) bool
+	fail    func(spec pipeline.Spec) error
 	mu      sync.Mutex
-	specs   []TrialSpec
+	specs   []pipeline.Spec
 }
 
-func accuracyOf(spec TrialSpec) float64 {
+func accuracyOf(spec pipeline.Spec) float64 {
 	g := 0.1
-	if s, ok := spec.Hyperparams["gamma"]; ok {
+	if s, ok := spec.Config.Hyperparams["gamma"]; ok {
 		fmt.Sscan(s, &g)
 	}
 	return 0.6 - 0.1*math.Abs(math.Log(g/0.1))
 }
 
-func (f *fakeRunner) Run(ctx context.Context, spec TrialSpec, report func(Eval) error) (Outcome, error) {
+func (f *fakeRunner) Run(ctx context.Context, spec pipeline.Spec, hooks pipeline.Hooks) (pipeline.Outcome, error) {
 	f.mu.Lock()
 	f.specs = append(f.specs, spec)
 	f.mu.Unlock()
-	out := Outcome{Meta: results.RunMeta{Plugin: spec.Optimizer, PluginVersion: "1.0.0", PluginSHA256: strings.Repeat("ab", 32),
-		Dataset: spec.Dataset, BLAS: "fake"}}
+	out := pipeline.Outcome{Spec: spec, Plugin: pipeline.Plugin{Description: optimizer.Description{Name: spec.Config.Optimizer, Version: "1.0.0"},
+		SHA256: strings.Repeat("ab", 32)}}
 	if f.block != nil {
 		if err := f.block(ctx, spec); err != nil {
 			out.Result.Status = "interrupted"
@@ -70,7 +72,7 @@ func (f *fakeRunner) Run(ctx context.Context, spec TrialSpec, report func(Eval) 
 			out.Result = train.Result{Status: "diverged", DivergedAt: 45, GradEvals: 45, OuterSteps: 15}
 			return out, nil
 		}
-		if err := report(Eval{EvalPoint: last}); err != nil {
+		if err := hooks.OnEval(pipeline.Eval{EvalPoint: last}); err != nil {
 			out.Result = train.Result{Status: "pruned", GradEvals: last.GradEvals, OuterSteps: last.OuterSteps}
 			return out, err
 		}
@@ -156,7 +158,7 @@ func TestTuneGridThenTPE(t *testing.T) {
 		if tr.Run == nil || tr.Run.Plugin != "lrsgd-r" || tr.Run.Model != "lenet" || tr.Run.Machine == "" || tr.Run.GoVersion == "" {
 			t.Errorf("trial %d: run meta %+v", tr.Number, tr.Run)
 		}
-		if tr.UserAttrs["test_accuracy"] == "" || tr.UserAttrs[AttrOptimizer] != "lrsgd-r" {
+		if _, ok := tr.UserAttrs["test_accuracy"]; ok || tr.UserAttrs[AttrOptimizer] != "lrsgd-r" {
 			t.Errorf("trial %d: user attrs %v", tr.Number, tr.UserAttrs)
 		}
 	}
@@ -206,7 +208,7 @@ func TestGridExactlyOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fr := &fakeRunner{evals: 2, block: func(context.Context, TrialSpec) error { time.Sleep(5 * time.Millisecond); return nil }}
+			fr := &fakeRunner{evals: 2, block: func(context.Context, pipeline.Spec) error { time.Sleep(5 * time.Millisecond); return nil }}
 			sums[p], errs[p] = Tune(context.Background(), Config{Study: s, Store: st, Runner: fr, Workers: 4, Worker: fmt.Sprintf("p%d", p)})
 		}()
 	}
@@ -243,7 +245,7 @@ func TestTuneInterruptedThenResumed(t *testing.T) {
 	s := gammaStudy(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan struct{}, 10)
-	fr := &fakeRunner{evals: 2, block: func(ctx context.Context, spec TrialSpec) error {
+	fr := &fakeRunner{evals: 2, block: func(ctx context.Context, spec pipeline.Spec) error {
 		started <- struct{}{}
 		<-ctx.Done()
 		return ctx.Err()
@@ -355,9 +357,9 @@ func TestPruneDivergeFail(t *testing.T) {
 	st := openStore(t, filepath.Join(t.TempDir(), "p.db"))
 	s := gammaStudy(t, "pruner=median", "pruner.startup_trials=1", "trials=5")
 	fr := &fakeRunner{evals: 4,
-		diverge: func(spec TrialSpec) bool { return spec.Hyperparams["gamma"] == "0.2" },
-		fail: func(spec TrialSpec) error {
-			if spec.Hyperparams["gamma"] == "0.05" {
+		diverge: func(spec pipeline.Spec) bool { return spec.Config.Hyperparams["gamma"] == "0.2" },
+		fail: func(spec pipeline.Spec) error {
+			if spec.Config.Hyperparams["gamma"] == "0.05" {
 				return errors.New("plugin lrsgd-r crashed at step 7\nstack...")
 			}
 			return nil
@@ -413,15 +415,6 @@ func TestMedianPrunerPrunes(t *testing.T) {
 	}
 }
 
-func TestObjectiveValue(t *testing.T) {
-	r := train.Result{TestAccuracy: 0.7, HittingTimeOuter: -1, HittingTimeGrads: 120, OuterSteps: 40, GradEvals: 400}
-	for metric, want := range map[string]float64{"test_accuracy": 0.7, "hitting_time_outer": 41, "hitting_time_grads": 120} {
-		if got := objectiveValue(metric, r); got != want {
-			t.Errorf("%s = %v, want %v", metric, got, want)
-		}
-	}
-}
-
 // TestTwoStoresTwoWorkers shares one study between two store handles (as
 // two processes would) with two workers each, on SQLite and, when
 // $LRSGD_TEST_POSTGRES_DSN is set, on PostgreSQL.
@@ -442,7 +435,7 @@ func TestTwoStoresTwoWorkers(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					fr := &fakeRunner{evals: 3, block: func(context.Context, TrialSpec) error { time.Sleep(3 * time.Millisecond); return nil }}
+					fr := &fakeRunner{evals: 3, block: func(context.Context, pipeline.Spec) error { time.Sleep(3 * time.Millisecond); return nil }}
 					sums[p], errs[p] = Tune(context.Background(), Config{Study: s, Store: st, Runner: fr, Workers: 2, Trials: 5, Worker: fmt.Sprintf("p%d", p)})
 				}()
 			}

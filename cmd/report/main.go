@@ -15,11 +15,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -29,26 +26,7 @@ import (
 	"github.com/lrsgd-lab/lrsgd/results/report"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "report:", err)
-		os.Exit(exitCode(err))
-	}
-}
-
-// exitCode maps run's error to the command's exit status: cli.ExitBadInput
-// for flags, a store or study that is not there, or a figure request that
-// names nothing in the study; cli.ExitFailure for anything else.
-func exitCode(err error) int {
-	var bi cli.BadInput
-	if errors.As(err, &bi) {
-		return cli.ExitBadInput
-	}
-	return cli.ExitFailure
-}
+func main() { cli.Main(newRoot) }
 
 // options are the command's flags.
 type options struct {
@@ -60,11 +38,10 @@ type options struct {
 	trials  []int
 }
 
-// run parses args and writes the report to stdout; messages about written
-// figures go to stderr so that stdout stays one document.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// newRoot is the command: it writes the report to stdout; messages about
+// written figures go to stderr so that stdout stays one document.
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	var o options
-	calledRun := false
 	cmd := &cobra.Command{
 		Use:   "report",
 		Short: "Report the studies, trials, Pareto front and sweet spot held in a result store",
@@ -77,11 +54,7 @@ epsilon_mean when the stability probe ran — and the sweet spot:
 --plot FILE.png writes one PNG per figure: FILE-gap.png, FILE-hitting.png (against --param),
 FILE-front.png, FILE-curves.png (learning curves of --trials), FILE-history.png and, when the
 stability probe ran, FILE-divergence.png.`,
-		Args:          cobra.NoArgs,
-		SilenceUsage:  true,
-		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			calledRun = true
 			return o.run(cmd.Context(), stdout, stderr)
 		},
 	}
@@ -92,16 +65,8 @@ stability probe ran, FILE-divergence.png.`,
 	f.StringVar(&o.plot, "plot", "", "write figures as PNG files named after FILE.png (FILE-gap.png, ...)")
 	f.StringVar(&o.param, "param", "", "swept parameter for the gap and hitting-time figures (default: the study's first)")
 	f.IntSliceVar(&o.trials, "trials", nil, "trial numbers whose learning curves and divergence are drawn, e.g. 1,2,3 (default: sweet spot, best accuracy, best)")
-	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
-	cmd.SetErr(stderr)
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cli.BadInput{Err: err} })
-	err := cmd.ExecuteContext(ctx)
-	var bi cli.BadInput
-	if err != nil && !errors.As(err, &bi) && !calledRun {
-		err = cli.BadInput{Err: err} // cobra refused the arguments before run
-	}
-	return err
+	return cmd
 }
 
 func (o *options) run(ctx context.Context, stdout, stderr io.Writer) error {

@@ -36,22 +36,34 @@ func fill(t *testing.T, dsn string) *results.Store {
 	return s
 }
 
+// exitErr is a run of the command that exited non-zero: its status and
+// what it printed to stderr.
+type exitErr struct {
+	code int
+	msg  string
+}
+
+func (e exitErr) Error() string { return e.msg }
+
 func runReport(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	err = run(context.Background(), args, &out, &errb)
+	if code := cli.Run(context.Background(), newRoot(&out, &errb), args, &errb); code != 0 {
+		err = exitErr{code, strings.TrimSpace(errb.String())}
+	}
 	return out.String(), errb.String(), err
 }
 
 type jsonTrial struct {
-	TrialID   int                 `json:"trial_id"`
-	Number    int                 `json:"number"`
-	State     string              `json:"state"`
-	Value     *float64            `json:"value"`
-	Params    map[string]any      `json:"params"`
-	Metrics   map[string]*float64 `json:"metrics"`
-	UserAttrs map[string]string   `json:"user_attrs"`
-	Run       *struct {
+	TrialID     int                 `json:"trial_id"`
+	Number      int                 `json:"number"`
+	State       string              `json:"state"`
+	Value       *float64            `json:"value"`
+	Params      map[string]any      `json:"params"`
+	Metrics     map[string]*float64 `json:"metrics"`
+	UserAttrs   map[string]string   `json:"user_attrs"`
+	Hyperparams map[string]string   `json:"hyperparams"`
+	Run         *struct {
 		Plugin string `json:"plugin"`
 		Seed   uint64 `json:"seed"`
 	} `json:"run"`
@@ -168,6 +180,9 @@ func TestJSONMatchesStore(t *testing.T) {
 			if v := st.Trials[5].Value; v == nil || *v != 1.5 {
 				t.Errorf("PRUNED trial value %v, want 1.5 (its last intermediate value)", v)
 			}
+			if hp := st.Trials[0].Hyperparams; hp["preset"] != "reference" || hp["lambda_coef"] != "0.01" || len(hp) != 2 {
+				t.Errorf("trial 0 hyperparams %v, want the fixture's preset=reference lambda_coef=0.01", hp)
+			}
 			if got := st.Trials[6].UserAttrs["fail_reason"]; got != resultstest.FailReason {
 				t.Errorf("FAIL trial's fail_reason = %q", got)
 			}
@@ -251,12 +266,12 @@ func TestJSONMatchesStore(t *testing.T) {
 				t.Errorf("best_accuracy %+v, want #%d", st.BestAccuracy, resultstest.WantBestAccuracy)
 			}
 			eps, ok := st.Fronts["epsilon"]
-			if !ok || eps.Y != results.MetricEpsilonMean || !slices.Equal(numbers(eps.Trials), resultstest.WantEpsilonFront()) ||
+			if !ok || eps.Y != "epsilon_mean" || !slices.Equal(numbers(eps.Trials), resultstest.WantEpsilonFront()) ||
 				eps.SweetSpot == nil || eps.SweetSpot.Number != resultstest.WantEpsilonKnee {
 				t.Errorf("epsilon front %+v, want trials %v knee #%d", eps, resultstest.WantEpsilonFront(), resultstest.WantEpsilonKnee)
 			}
 			// The never-hit trial's hitting time stays −1 in the JSON.
-			if h := st.Trials[4].Metrics[results.MetricHittingTimeGrads]; h == nil || *h != -1 {
+			if h := st.Trials[4].Metrics["hitting_time_grads"]; h == nil || *h != -1 {
 				t.Errorf("never-hit trial's hitting_time_grads = %v, want -1", h)
 			}
 			if strings.Contains(rep.Store, "secret") {
@@ -432,7 +447,7 @@ func TestBadInput(t *testing.T) {
 			if err == nil {
 				t.Fatalf("report %v succeeded", tt.args)
 			}
-			if code := exitCode(err); code != 2 {
+			if code := err.(exitErr).code; code != 2 {
 				t.Errorf("exit status %d for %q, want 2 (bad input)", code, err)
 			}
 			for _, w := range tt.want {
@@ -460,8 +475,8 @@ func TestExitCode(t *testing.T) {
 		{fmt.Errorf("open store: %w", cli.BadInput{Err: errors.New("no such file")}), 2},
 		{errors.New("write figure: disk full"), 1},
 	} {
-		if got := exitCode(tt.err); got != tt.want {
-			t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
+		if got := cli.Code(context.Background(), tt.err); got != tt.want {
+			t.Errorf("cli.Code(%v) = %d, want %d", tt.err, got, tt.want)
 		}
 	}
 }

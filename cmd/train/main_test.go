@@ -152,15 +152,19 @@ func TestBadInput(t *testing.T) {
 	}{
 		{[]string{"--model", "lenet"}, "--optimizer: required"},
 		{[]string{"--optimizer", "sgd", "--model", "alexnet"}, `--model "alexnet": want one of lenet, mlp, resnet18, vgg16`},
-		{[]string{"--optimizer", "sgd", "--dataset", "mnist"}, `--dataset "mnist": want cifar10, fashion-mnist or synthetic`},
+		{[]string{"--optimizer", "sgd", "--dataset", "mnist"}, `--dataset "mnist": want one of cifar10, fashion-mnist, synthetic`},
 		{[]string{"--optimizer", "sgd", "--batch-size", "0"}, "--batch-size 0: want at least 1"},
 		{[]string{"--optimizer", "sgd", "--batch-size", "many"}, `invalid argument "many" for "--batch-size"`},
 		{[]string{"--optimizer", "sgd", "--schedule", "cosine"}, `--schedule "cosine": want constant, step or every`},
 		{[]string{"--optimizer", "sgd", "--schedule", "step"}, "--schedule step needs --milestones"},
 		{[]string{"--optimizer", "sgd", "--set", "momentum"}, `--set "momentum": want key=value`},
-		{[]string{"--optimizer", "sgd", "--resume"}, "--resume needs --checkpoint"},
+		{[]string{"--optimizer", "sgd", "--resume"}, "--resume needs a checkpoint file"},
 		{[]string{"--optimizer", "sgd", "--bogus"}, "unknown flag: --bogus"},
-		{append([]string{"--optimizer", "sgd", "--plugins-dir", pluginsDir, "--set", "momentum=2"}, quick...), "momentum=\"2\": want a number in [0, 0.9999]"},
+		{[]string{"--optimizer", "sgd", "stray"}, `unknown command "stray" for "train"`},
+		{[]string{"--optimizer", "sgd", "--hit-threshold", "-1"}, "--hit-threshold -1: want a finite loss ≥ 0"},
+		{[]string{"--optimizer", "sgd", "--eval-every", "-2"}, "--eval-every -2: want a finite number of epochs ≥ 0"},
+		{[]string{"--optimizer", "sgd", "--storage", "/no/such/folder/s.db"}, "--storage: store \"/no/such/folder/s.db\": folder /no/such/folder"},
+		{append([]string{"--optimizer", "sgd", "--plugins-dir", pluginsDir, "--set", "momentum=2"}, quick...), "--set sgd: hyperparameter momentum=\"2\": out of range; valid: float [0, 0.9999]"},
 		{append([]string{"--optimizer", "adamw", "--plugins-dir", pluginsDir}, quick...), "--optimizer adamw"},
 	}
 	for _, tc := range tests {

@@ -18,20 +18,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"slices"
 	"strings"
-	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 
 	"github.com/lrsgd-lab/lrsgd/cmd/internal/cli"
 	"github.com/lrsgd-lab/lrsgd/plugins/loader"
-	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
 	"github.com/lrsgd-lab/lrsgd/results"
 	"github.com/lrsgd-lab/lrsgd/search"
 	"github.com/lrsgd-lab/lrsgd/search/runner"
@@ -58,14 +52,9 @@ type options struct {
 	dryRun     bool
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { cli.Main(newRoot) }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	var o options
 	root := &cobra.Command{
 		Use:   "tune --study NAME|FILE.yaml [flags]",
@@ -81,15 +70,16 @@ storage. Ctrl-C stops the running trials at their next step (FAIL, reason
 
 Exit status: 0 done, 1 failure while running, 2 bad input (nothing written),
 130 interrupted.`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.seedSet = cmd.Flags().Changed("seed")
 			if o.study == "" {
-				return cli.BadInput{Err: errors.New("--study is required (a shipped study — see `tune studies` — or a .yaml file)")}
+				return cli.Bad("--study is required (a shipped study — see `tune studies` — or a .yaml file)")
 			}
-			return tune(cmd.Context(), o, stdout, stderr)
+			err := tune(cmd.Context(), o, stdout, stderr)
+			if errors.Is(err, search.ErrInterrupted) {
+				return fmt.Errorf("%w: the running trials were marked FAIL (interrupted) and re-queued; rerun the same command to resume", cli.ErrInterrupted)
+			}
+			return err
 		},
 	}
 	f := root.Flags()
@@ -110,50 +100,9 @@ Exit status: 0 done, 1 failure while running, 2 bad input (nothing written),
 	f.BoolVar(&o.verbose, "verbose", false, "log plugin and trainer messages")
 	f.BoolVar(&o.dryRun, "dry-run", false, "check the study against the plugins, print it resolved with its grid, and stop (the store is not opened)")
 
-	root.AddCommand(&cobra.Command{
-		Use:   "studies",
-		Short: "List the shipped studies",
-		Args:  cobra.NoArgs,
-		RunE:  func(*cobra.Command, []string) error { return listStudies(stdout) },
-	})
-	var pdir, pman string
-	plugins := &cobra.Command{
-		Use:   "plugins",
-		Short: "List the optimizer plugins found, with their hyperparameters",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			infos, err := loader.List(cmd.Context(), loaderOptions(pdir, pman, false))
-			if err != nil {
-				return err
-			}
-			if len(infos) == 0 {
-				return fmt.Errorf("no plugins in %s (build them with make, or point --plugins-dir or $%s at them)", loader.ResolveDir(pdir), loader.EnvDir)
-			}
-			fmt.Fprintf(stdout, "plugins in %s:\n\n", loader.ResolveDir(pdir))
-			return loader.FormatList(stdout, infos)
-		},
-	}
-	plugins.Flags().StringVar(&pdir, "plugins-dir", "", "optimizer plugin folder (default $"+loader.EnvDir+", else "+loader.DefaultDir+")")
-	plugins.Flags().StringVar(&pman, "plugin-manifest", "", "sha256 manifest pinning the plugins")
-	root.AddCommand(plugins)
-
-	root.SetArgs(args)
+	root.AddCommand(studiesCommand(stdout), pluginsCommand(stdout))
 	root.SetOut(stdout)
-	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, search.ErrInterrupted) || (ctx.Err() != nil && errors.Is(err, context.Canceled)):
-		fmt.Fprintln(stderr, "tune: interrupted; the running trials were marked FAIL (interrupted) and re-queued; rerun the same command to resume")
-		return cli.ExitInterrupted
-	}
-	fmt.Fprintf(stderr, "tune: %v\n", err)
-	var bi cli.BadInput
-	if errors.As(err, &bi) || strings.Contains(err.Error(), "unknown flag") || strings.Contains(err.Error(), "invalid argument") {
-		return cli.ExitBadInput
-	}
-	return cli.ExitFailure
+	return root
 }
 
 func loaderOptions(dir, manifest string, verbose bool) loader.Options {
@@ -220,8 +169,11 @@ func tune(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if !o.noProgress {
 		bar = stderr
 	}
+	for _, w := range s.Warnings {
+		fmt.Fprintf(stderr, "tune: warning: %s\n", w)
+	}
 	run := runner.New(runner.Options{Loader: lopts, DataProgress: bar})
-	if err := run.Preload(ctx, s, o.dataDir); err != nil {
+	if err := run.Preload(ctx, s.Config(study.Assignment{Train: s.Train}, o.dataDir).Data); err != nil {
 		if ctx.Err() != nil {
 			return search.ErrInterrupted
 		}
@@ -248,80 +200,4 @@ func tune(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		search.WriteSummary(stdout, sum, s.Objective.Metric)
 	}
 	return err
-}
-
-// printResolved writes the study as it would run and its grid.
-func printResolved(w io.Writer, s *study.Study) error {
-	c := *s
-	c.Budgets = nil
-	b, err := yaml.Marshal(&c)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "# study %s from %s, budget %s, overrides %q\n%s", s.Name, s.Source, orNone(s.Budget), s.Sets, b)
-	pts, err := s.GridPoints()
-	if err != nil {
-		return err
-	}
-	total, _ := s.TotalTrials()
-	fmt.Fprintf(w, "# %d trials in all; %d grid points run first:\n", total, len(pts))
-	for i, p := range pts {
-		fmt.Fprintf(w, "#   %d: %s\n", i, s.FormatPoint(p))
-	}
-	return nil
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
-}
-
-// describer answers from one listing of the plugin folder.
-func describer(infos []loader.Info, dir string) study.Describer {
-	return func(_ context.Context, name string) (optimizer.Description, error) {
-		var names []string
-		for _, in := range infos {
-			if in.Name == name {
-				if in.Err != nil {
-					return optimizer.Description{}, fmt.Errorf("plugin %s refused: %w", in.Path, in.Err)
-				}
-				return in.Desc, nil
-			}
-			if in.Err == nil {
-				names = append(names, in.Name)
-			}
-		}
-		slices.Sort(names)
-		if len(names) == 0 {
-			return optimizer.Description{}, fmt.Errorf("unknown optimizer: no plugins in %s (build them with make, or set --plugins-dir or $%s)", dir, loader.EnvDir)
-		}
-		return optimizer.Description{}, fmt.Errorf("unknown optimizer: no plugin of that name in %s (found %s)", dir, strings.Join(names, ", "))
-	}
-}
-
-func listStudies(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "STUDY\tOPTIMIZERS\tSAMPLER\tTRIALS default/paper\tDESCRIPTION")
-	for _, name := range study.Names() {
-		s, err := study.Load(name)
-		if err != nil {
-			return err
-		}
-		var counts []string
-		for _, b := range []string{study.BudgetDefault, study.BudgetPaper} {
-			r, err := s.Resolve(b, nil)
-			if err != nil {
-				return err
-			}
-			n, err := r.TotalTrials()
-			if err != nil {
-				return err
-			}
-			counts = append(counts, fmt.Sprint(n))
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, strings.Join(s.OptimizerNames(), ","), s.Sampler, strings.Join(counts, "/"), s.Description)
-	}
-	return tw.Flush()
 }

@@ -18,6 +18,9 @@ const (
 	Synthetic    = "synthetic"
 )
 
+// Names lists the data set names Source.Dataset accepts.
+func Names() []string { return []string{CIFAR10, FashionMNIST, Synthetic} }
+
 // EnvDataDir names the environment variable that points at a data folder;
 // it is consulted after Source.DataDir.
 const EnvDataDir = "LRSGD_DATA"

@@ -102,7 +102,7 @@ func (r *trainerRun) TestLosses(ctx context.Context, dst []float64) error {
 }
 
 // Result is the trainer's summary of the run.
-func (r *trainerRun) Result(status string) train.Result { return r.t.Result(status) }
+func (r *trainerRun) Result(status train.Status) train.Result { return r.t.Result(status) }
 
 func (r *trainerRun) Close() error {
 	err := r.t.Close()

@@ -24,7 +24,7 @@ func lenetConfig(t *testing.T, epochs float64) (train.Config, *data.Set, *data.S
 	aug := true
 	return train.Config{
 		Model: "lenet", Train: tr, Test: te, Epochs: epochs, BatchSize: 8, EvalEvery: 0.5,
-		Seed: 21, DataSeed: 77, Augment: &aug,
+		Seed: 21, StreamSeed: 77, Augment: &aug,
 		Schedule: train.Schedule{Kind: "constant", LR: 0.05},
 	}, tr, te
 }
@@ -102,7 +102,7 @@ func TestTrainerReplacement(t *testing.T) {
 		t.Fatalf("runs %d, twins %d; want 3 and 2", res.Runs, len(res.Twins))
 	}
 	for _, tw := range res.Twins {
-		st := data.NewStream(tr, cfg.BatchSize, cfg.DataSeed, true)
+		st := data.NewStream(tr, cfg.BatchSize, cfg.StreamSeed, true)
 		x, y, idx := make([]float32, cfg.BatchSize*tr.ImageSize()), make([]int, cfg.BatchSize), make([]int, cfg.BatchSize)
 		want := int64(-1)
 		for s := int64(1); s <= res.GradEvals && want < 0; s++ {

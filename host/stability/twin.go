@@ -110,7 +110,7 @@ type Point struct {
 type Result struct {
 	// Status is "ok", or "diverged" when a run produced a NaN or Inf (the
 	// probe then stops at that step).
-	Status string `json:"status"`
+	Status train.Status `json:"status"`
 	// DivergedAt is the gradient evaluation at which a run diverged, or −1.
 	DivergedAt int64 `json:"diverged_at"`
 	// Replace is K (0 for the control).
@@ -146,7 +146,7 @@ type Result struct {
 
 // resulter is implemented by Runners that summarise their run.
 type resulter interface {
-	Result(status string) train.Result
+	Result(status train.Status) train.Result
 }
 
 // Hooks let a caller observe and stop a probe.

@@ -50,7 +50,7 @@ func (t *Trainer) fingerprint() string {
 	}
 	return fmt.Sprintf("model=%s params=%d train=%s/%d/%s test=%s/%d batch=%d seed=%d data_seed=%d optimizer=%s hyperparams=[%s] schedule=%+v",
 		t.model.Name(), t.model.NumParams(), t.train.Name, t.train.N, t.train.Checksum, t.test.Name, t.test.N,
-		t.cfg.BatchSize, t.cfg.Seed, t.cfg.DataSeed, t.name, strings.Join(hp, " "), t.cfg.Schedule)
+		t.cfg.BatchSize, t.cfg.Seed, t.cfg.StreamSeed, t.name, strings.Join(hp, " "), t.cfg.Schedule)
 }
 
 // SaveCheckpoint writes the run's state to path atomically (a temporary
@@ -100,18 +100,18 @@ func (t *Trainer) SaveCheckpoint(ctx context.Context, path string) error {
 func (t *Trainer) restore(ctx context.Context, path string) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("resume: %w", err)
+		return fmt.Errorf("resume: %w: %w", ErrCheckpoint, err)
 	}
 	defer f.Close()
 	var ck checkpoint
 	if err := gob.NewDecoder(bufio.NewReader(f)).Decode(&ck); err != nil {
-		return fmt.Errorf("resume %s: not a readable checkpoint: %w", path, err)
+		return fmt.Errorf("resume %s: %w: not a readable checkpoint: %w", path, ErrCheckpoint, err)
 	}
 	if ck.Version != checkpointVersion {
-		return fmt.Errorf("resume %s: checkpoint version %d, want %d", path, ck.Version, checkpointVersion)
+		return fmt.Errorf("resume %s: %w: checkpoint version %d, want %d", path, ErrCheckpoint, ck.Version, checkpointVersion)
 	}
 	if fp := t.fingerprint(); ck.Fingerprint != fp {
-		return fmt.Errorf("resume %s: the checkpoint belongs to another run:\n  checkpoint: %s\n  this run:   %s", path, ck.Fingerprint, fp)
+		return fmt.Errorf("resume %s: %w: the checkpoint belongs to another run:\n  checkpoint: %s\n  this run:   %s", path, ErrCheckpoint, ck.Fingerprint, fp)
 	}
 	if len(ck.Params) != len(t.buf.Params) || len(ck.State) != len(t.buf.State) || len(ck.Stats) != len(t.stats) {
 		return fmt.Errorf("resume %s: vectors of %d/%d/%d values, want %d/%d/%d", path,

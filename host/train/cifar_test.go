@@ -59,7 +59,7 @@ func TestCIFARShortRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := trn.run(context.Background(), Hooks{})
+	res, err := trn.Run(context.Background(), Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,14 +32,17 @@ func Run(ctx context.Context, cfg Config, opt optimizer.Optimizer, hooks Hooks) 
 		return Result{}, err
 	}
 	defer t.Close()
+	return t.Run(ctx, hooks)
+}
+
+// Run is the package's Run on a Trainer made by New (which a caller may
+// inspect first): it steps and evaluates until the run's length is
+// reached. Call it once, on a Trainer that has not been stepped.
+func (t *Trainer) Run(ctx context.Context, hooks Hooks) (Result, error) {
 	if hooks.Now != nil {
 		t.now = hooks.Now
 		t.started = t.now()
 	}
-	return t.run(ctx, hooks)
-}
-
-func (t *Trainer) run(ctx context.Context, hooks Hooks) (Result, error) {
 	var totalOuter int64
 	if t.cfg.Epochs > 0 {
 		totalOuter = int64(math.Ceil(t.cfg.Epochs * float64(t.stepsPerEpoch)))

@@ -1,7 +1,6 @@
 package train
 
 import (
-	"fmt"
 	"math"
 )
 
@@ -18,28 +17,30 @@ func PaperSchedule() Schedule {
 	return Schedule{Kind: ScheduleStep, LR: 0.1, Milestones: []float64{150, 250}, Factor: 0.1}
 }
 
-// Validate checks the schedule and names the offending field.
+// Validate checks the schedule. The error is a *ConfigError naming the
+// field (schedule.lr, schedule.kind, schedule.milestones, schedule.every or
+// schedule.factor).
 func (s Schedule) Validate() error {
 	if !(s.LR > 0) || math.IsInf(s.LR, 0) {
-		return fmt.Errorf("schedule: lr %v, want a positive finite number", s.LR)
+		return badField("schedule.lr", "%v: want a positive finite number", s.LR)
 	}
 	switch s.Kind {
 	case "", ScheduleConstant:
 	case ScheduleStep:
 		for i, m := range s.Milestones {
 			if !(m >= 0) || math.IsInf(m, 0) || (i > 0 && m <= s.Milestones[i-1]) {
-				return fmt.Errorf("schedule: milestones %v, want increasing non-negative epochs", s.Milestones)
+				return badField("schedule.milestones", "%v: want increasing non-negative epochs", s.Milestones)
 			}
 		}
 	case ScheduleEvery:
 		if s.Every <= 0 {
-			return fmt.Errorf("schedule every: every %d, want a positive number of outer steps", s.Every)
+			return badField("schedule.every", "%d: want a positive number of outer steps", s.Every)
 		}
 	default:
-		return fmt.Errorf("schedule: kind %q, want %q, %q or %q", s.Kind, ScheduleConstant, ScheduleStep, ScheduleEvery)
+		return badField("schedule.kind", "%q: want %s, %s or %s", s.Kind, ScheduleConstant, ScheduleStep, ScheduleEvery)
 	}
 	if s.Factor < 0 || math.IsInf(s.Factor, 0) || math.IsNaN(s.Factor) {
-		return fmt.Errorf("schedule: factor %v, want a finite number ≥ 0 (0 means 0.1)", s.Factor)
+		return badField("schedule.factor", "%v: want a finite number ≥ 0 (0 means 0.1)", s.Factor)
 	}
 	return nil
 }

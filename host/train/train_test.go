@@ -96,18 +96,25 @@ func TestConfigErrors(t *testing.T) {
 	for _, c := range []struct {
 		mod  func(*Config)
 		want string
+		kind error // the sentinel the error wraps
 	}{
-		{func(c *Config) { c.BatchSize = 0 }, "batch size 0"},
-		{func(c *Config) { c.Epochs = 0 }, "no length"},
-		{func(c *Config) { c.Model = "alexnet" }, `model "alexnet": unknown`},
-		{func(c *Config) { c.Resume = true }, "resume needs a checkpoint"},
-		{func(c *Config) { c.Resume, c.Checkpoint = true, filepath.Join(t.TempDir(), "none") }, "no such file"},
+		{func(c *Config) { c.BatchSize = 0 }, "batch_size 0: want at least 1", ErrInvalidConfig},
+		{func(c *Config) { c.Epochs = 0 }, "would never end", ErrInvalidConfig},
+		{func(c *Config) { c.Model = "alexnet" }, `model "alexnet": want one of lenet, mlp, resnet18, vgg16`, ErrInvalidConfig},
+		{func(c *Config) { c.HitThreshold = -1 }, "hit_threshold -1: want", ErrInvalidConfig},
+		{func(c *Config) { c.EvalEvery = math.Inf(1) }, "eval_every +Inf: want", ErrInvalidConfig},
+		{func(c *Config) { c.Schedule.LR = math.Inf(1) }, "schedule.lr +Inf: want", ErrInvalidConfig},
+		{func(c *Config) { c.Resume = true }, "resume needs a checkpoint", ErrInvalidConfig},
+		{func(c *Config) { c.Resume, c.Checkpoint = true, filepath.Join(t.TempDir(), "none") }, "no such file", ErrCheckpoint},
 	} {
 		cfg := baseConfig(t)
 		c.mod(&cfg)
 		_, err := Run(context.Background(), cfg, blocks.NewSGD(), Hooks{})
 		if err == nil || !contains(err.Error(), c.want) {
 			t.Errorf("error %v, want one containing %q", err, c.want)
+		}
+		if !errors.Is(err, c.kind) {
+			t.Errorf("error %v does not wrap %v", err, c.kind)
 		}
 	}
 }

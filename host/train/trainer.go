@@ -20,10 +20,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/lrsgd-lab/lrsgd/host/data"
+	"github.com/lrsgd-lab/lrsgd/host/metrics"
 	"github.com/lrsgd-lab/lrsgd/host/models"
 	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
 )
@@ -37,10 +40,10 @@ var ErrDiverged = errors.New("training diverged")
 
 // Statuses of a Result.
 const (
-	StatusOK          = "ok"
-	StatusDiverged    = "diverged"
-	StatusInterrupted = "interrupted"
-	StatusPruned      = "pruned"
+	StatusOK          = metrics.StatusOK
+	StatusDiverged    = metrics.StatusDiverged
+	StatusInterrupted = metrics.StatusInterrupted
+	StatusPruned      = metrics.StatusPruned
 )
 
 // DefaultHitThreshold is the train loss whose first crossing is the
@@ -80,11 +83,12 @@ type Config struct {
 	EvalBatch int
 
 	// Seed seeds the initialisation, the optimizer (InitConfig.Seed), the
-	// dropout masks and, unless DataSeed is set, the minibatch stream.
+	// dropout masks and, unless StreamSeed is set, the minibatch stream.
+	// (The subsets and the generated images are seeded by Data.Seed.)
 	Seed uint64
-	// DataSeed, when non-zero, seeds the minibatch stream (order and
+	// StreamSeed, when non-zero, seeds the minibatch stream (order and
 	// augmentation) instead of a value derived from Seed.
-	DataSeed uint64
+	StreamSeed uint64
 
 	// Schedule is the learning-rate schedule α(outer step).
 	Schedule Schedule
@@ -162,26 +166,67 @@ type Trainer struct {
 	wallBase float64 // wall seconds of earlier sessions (resume)
 }
 
-func (c *Config) validate() error {
+// ErrInvalidConfig is matched (errors.Is) by every error of
+// Config.Validate: the configuration, not the run, is at fault.
+var ErrInvalidConfig = errors.New("invalid train config")
+
+// ErrCheckpoint is wrapped by the errors of a resume from a checkpoint that
+// is missing, unreadable or belongs to another run.
+var ErrCheckpoint = errors.New("checkpoint cannot resume this run")
+
+// ConfigError is an invalid field of a Config. Field names it in the
+// snake_case that study files use (batch_size, schedule.lr, ...), so that
+// each front end can name its own key or flag; Problem gives the value and
+// what is expected ("0: want at least 1").
+type ConfigError struct {
+	Field   string
+	Problem string
+}
+
+func (e *ConfigError) Error() string { return "invalid train config: " + e.Field + " " + e.Problem }
+
+// Is makes every ConfigError match ErrInvalidConfig.
+func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
+
+func badField(field, format string, args ...any) error {
+	return &ConfigError{Field: field, Problem: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks the configuration without loading data or building the
+// model: the model and data set names, the sizes and counts, the schedule,
+// the evaluation settings and the checkpoint options. It is the one check
+// every way of starting a run (train's flags, a study file, --set
+// overrides) goes through. Zero means the default for EvalBatch (256),
+// EvalEvery (1 epoch) and HitThreshold (0.65). The error is a
+// *ConfigError.
+func (c *Config) Validate() error {
 	switch {
+	case !slices.Contains(models.Names(), c.Model):
+		return badField("model", "%q: want one of %s", c.Model, strings.Join(models.Names(), ", "))
+	case c.Train == nil && c.Test == nil && !slices.Contains(data.Names(), c.Data.Dataset):
+		return badField("dataset", "%q: want one of %s", c.Data.Dataset, strings.Join(data.Names(), ", "))
+	case c.Data.TrainSize < 0:
+		return badField("train_size", "%d: want ≥ 0 (0 = all)", c.Data.TrainSize)
+	case c.Data.TestSize < 0:
+		return badField("test_size", "%d: want ≥ 0 (0 = all)", c.Data.TestSize)
 	case c.BatchSize < 1:
-		return fmt.Errorf("batch size %d, want at least 1", c.BatchSize)
+		return badField("batch_size", "%d: want at least 1", c.BatchSize)
 	case c.Epochs < 0 || math.IsNaN(c.Epochs) || math.IsInf(c.Epochs, 0):
-		return fmt.Errorf("epochs %v, want a finite number ≥ 0", c.Epochs)
+		return badField("epochs", "%v: want a finite number ≥ 0", c.Epochs)
 	case c.BudgetGrads < 0:
-		return fmt.Errorf("budget %d gradient evaluations, want ≥ 0", c.BudgetGrads)
+		return badField("budget_grads", "%d: want ≥ 0", c.BudgetGrads)
 	case c.Epochs == 0 && c.BudgetGrads == 0:
-		return errors.New("no length: set epochs or a gradient budget")
+		return badField("epochs", "0 without a gradient budget: want epochs > 0 or budget_grads > 0, else the run would never end")
 	case c.EvalBatch < 0:
-		return fmt.Errorf("eval batch %d, want ≥ 0", c.EvalBatch)
-	case c.EvalEvery < 0 || math.IsNaN(c.EvalEvery):
-		return fmt.Errorf("eval interval %v epochs, want ≥ 0", c.EvalEvery)
-	case c.HitThreshold < 0 || math.IsNaN(c.HitThreshold):
-		return fmt.Errorf("hit threshold %v, want ≥ 0", c.HitThreshold)
+		return badField("eval_batch", "%d: want ≥ 0 (0 = %d)", c.EvalBatch, DefaultEvalBatch)
+	case c.EvalEvery < 0 || math.IsNaN(c.EvalEvery) || math.IsInf(c.EvalEvery, 0):
+		return badField("eval_every", "%v: want a finite number of epochs ≥ 0 (0 = 1)", c.EvalEvery)
+	case c.HitThreshold < 0 || math.IsNaN(c.HitThreshold) || math.IsInf(c.HitThreshold, 0):
+		return badField("hit_threshold", "%v: want a finite loss ≥ 0 (0 = %g)", c.HitThreshold, DefaultHitThreshold)
 	case c.TrainEvalSize < 0:
-		return fmt.Errorf("train eval size %d, want ≥ 0", c.TrainEvalSize)
+		return badField("train_eval_size", "%d: want ≥ 0", c.TrainEvalSize)
 	case c.Resume && c.Checkpoint == "":
-		return errors.New("resume needs a checkpoint file")
+		return badField("resume", "needs a checkpoint file to resume from")
 	}
 	return c.Schedule.Validate()
 }
@@ -208,8 +253,8 @@ func derive(seed uint64, domain uint64) uint64 {
 // the checkpoint. The caller keeps ownership of opt and closes it after
 // the Trainer.
 func New(ctx context.Context, cfg Config, opt optimizer.Optimizer) (*Trainer, error) {
-	if err := cfg.validate(); err != nil {
-		return nil, fmt.Errorf("train config: %w", err)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	if opt == nil {
 		return nil, errors.New("train: no optimizer")
@@ -272,7 +317,7 @@ func New(ctx context.Context, cfg Config, opt optimizer.Optimizer) (*Trainer, er
 	if cfg.Augment != nil {
 		augment = *cfg.Augment
 	}
-	streamSeed := cfg.DataSeed
+	streamSeed := cfg.StreamSeed
 	if streamSeed == 0 {
 		streamSeed = derive(cfg.Seed, seedStream)
 	}
@@ -493,7 +538,7 @@ func (t *Trainer) wall() float64 {
 // Result summarises the run so far with the given status: the last
 // recorded evaluation's metrics, the best test accuracy, the hitting
 // time, the counters, the median step time and the wall time.
-func (t *Trainer) Result(status string) Result {
+func (t *Trainer) Result(status Status) Result {
 	r := Result{
 		Status: status, DivergedAt: -1,
 		HittingTimeOuter: -1, HittingTimeGrads: -1,
@@ -505,7 +550,7 @@ func (t *Trainer) Result(status string) Result {
 		r.DivergedAt = t.divergedAt
 	}
 	for _, p := range t.curve {
-		if !finitePoint(p) {
+		if !p.Finite() {
 			continue
 		}
 		r.TestAccuracy, r.TestLoss, r.TrainLoss, r.TrainAccuracy = p.TestAcc, p.TestLoss, p.TrainLoss, p.TrainAcc
@@ -516,15 +561,6 @@ func (t *Trainer) Result(status string) Result {
 		}
 	}
 	return r
-}
-
-func finitePoint(p EvalPoint) bool {
-	for _, v := range []float64{p.TrainLoss, p.TestLoss, p.TrainAcc, p.TestAcc} {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return false
-		}
-	}
-	return true
 }
 
 // reservoirCap bounds the step times kept for the median.

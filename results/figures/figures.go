@@ -27,6 +27,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
+	"github.com/lrsgd-lab/lrsgd/host/metrics"
 	"github.com/lrsgd-lab/lrsgd/results"
 	"github.com/lrsgd-lab/lrsgd/results/report"
 )
@@ -110,10 +111,10 @@ func Write(ctx context.Context, s *results.Store, st *report.Study, base string,
 	}
 
 	if param != "" {
-		if err := save(paramFigure(st, param, results.MetricGeneralizationGap, "generalization gap (test − train loss)", false), FigGap); err != nil {
+		if err := save(paramFigure(st, param, metrics.GeneralizationGap, "generalization gap (test − train loss)", false), FigGap); err != nil {
 			return written, err
 		}
-		if err := save(paramFigure(st, param, results.MetricHittingTimeGrads, "hitting time (gradient evaluations)", true), FigHitting); err != nil {
+		if err := save(paramFigure(st, param, metrics.HittingTimeGrads, "hitting time (gradient evaluations)", true), FigHitting); err != nil {
 			return written, err
 		}
 	}
@@ -164,7 +165,7 @@ func divergenceDefaults(st *report.Study) []*report.Trial {
 	var with []*report.Trial
 	for i := range st.Trials {
 		t := &st.Trials[i]
-		if _, ok := t.Metrics[results.MetricParamDivergence]; ok && t.State == "COMPLETE" {
+		if _, ok := t.Metrics[metrics.ParamDivergence]; ok && t.State == "COMPLETE" {
 			with = append(with, t)
 		}
 	}
@@ -378,8 +379,8 @@ func frontFigure(st *report.Study) *plot.Plot {
 		if t.State != "COMPLETE" {
 			continue
 		}
-		x, okx := t.Metric(results.MetricHittingTimeGrads)
-		y, oky := t.Metric(results.MetricGeneralizationGap)
+		x, okx := t.Metric(metrics.HittingTimeGrads)
+		y, oky := t.Metric(metrics.GeneralizationGap)
 		if okx && oky && x >= 0 {
 			all = append(all, plotter.XY{X: x, Y: y})
 		}
@@ -414,8 +415,8 @@ func frontFigure(st *report.Study) *plot.Plot {
 		if t == nil {
 			return
 		}
-		x, okx := t.Metric(results.MetricHittingTimeGrads)
-		y, oky := t.Metric(results.MetricGeneralizationGap)
+		x, okx := t.Metric(metrics.HittingTimeGrads)
+		y, oky := t.Metric(metrics.GeneralizationGap)
 		if !okx || !oky || x < 0 {
 			return
 		}
@@ -557,9 +558,9 @@ func divergenceFigure(chosen []*report.Trial, curves map[int][]results.CurvePoin
 
 func shortMetric(m string) string {
 	switch m {
-	case results.MetricGeneralizationGap:
+	case metrics.GeneralizationGap:
 		return "gap"
-	case results.MetricHittingTimeGrads:
+	case metrics.HittingTimeGrads:
 		return "hitting time"
 	}
 	return m

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/lrsgd-lab/lrsgd/host/metrics"
 	"github.com/lrsgd-lab/lrsgd/results"
 	"github.com/lrsgd-lab/lrsgd/results/pareto"
 )
@@ -71,6 +72,7 @@ type Trial struct {
 	Params           map[string]any    `json:"params"`
 	Metrics          map[string]Float  `json:"metrics"`
 	UserAttrs        map[string]string `json:"user_attrs,omitempty"`
+	Hyperparams      map[string]string `json:"hyperparams,omitempty"` // given to the optimizer plugin
 	Run              *Run              `json:"run,omitempty"`
 	DatetimeStart    *time.Time        `json:"datetime_start,omitempty"`
 	DatetimeComplete *time.Time        `json:"datetime_complete,omitempty"`
@@ -174,17 +176,17 @@ func buildStudy(ctx context.Context, s *results.Store, st results.Study) (Study,
 	} else if ok {
 		out.Best = byID[id]
 	}
-	if id, ok, err := s.BestByMetric(ctx, st.ID, results.MetricTestAccuracy, true); err != nil {
+	if id, ok, err := s.BestByMetric(ctx, st.ID, metrics.TestAccuracy, true); err != nil {
 		return Study{}, err
 	} else if ok {
 		out.BestAccuracy = byID[id]
 	}
-	gap := BuildFront(out.Trials, results.MetricHittingTimeGrads, results.MetricGeneralizationGap)
+	gap := BuildFront(out.Trials, metrics.HittingTimeGrads, metrics.GeneralizationGap)
 	out.Fronts["gap"] = gap
 	out.Pareto, out.SweetSpot = gap.Trials, gap.SweetSpot
 	for _, t := range out.Trials {
-		if _, ok := t.Metrics[results.MetricEpsilonMean]; ok {
-			out.Fronts["epsilon"] = BuildFront(out.Trials, results.MetricHittingTimeGrads, results.MetricEpsilonMean)
+		if _, ok := t.Metrics[metrics.EpsilonMean]; ok {
+			out.Fronts["epsilon"] = BuildFront(out.Trials, metrics.HittingTimeGrads, metrics.EpsilonMean)
 			break
 		}
 	}
@@ -205,6 +207,9 @@ func convert(t results.Trial) Trial {
 	}
 	if len(r.UserAttrs) == 0 {
 		r.UserAttrs = nil
+	}
+	if len(t.Hyperparams) > 0 {
+		r.Hyperparams = t.Hyperparams
 	}
 	if m := t.Run; m != nil {
 		r.Run = &Run{Plugin: m.Plugin, PluginVersion: m.PluginVersion, PluginSHA256: m.PluginSHA256,
@@ -256,9 +261,9 @@ func BuildFront(trials []Trial, x, y string) *Front {
 
 // preferredMetrics orders the usual metrics first in tables.
 var preferredMetrics = []string{
-	results.MetricTestAccuracy, results.MetricTestLoss, results.MetricTrainLoss,
-	results.MetricGeneralizationGap, results.MetricHittingTimeGrads, results.MetricHittingTimeOuter,
-	results.MetricParamDivergence, results.MetricEpsilonMean, results.MetricEpsilonMax,
+	metrics.TestAccuracy, metrics.TestLoss, metrics.TrainLoss,
+	metrics.GeneralizationGap, metrics.HittingTimeGrads, metrics.HittingTimeOuter,
+	metrics.ParamDivergence, metrics.EpsilonMean, metrics.EpsilonMax,
 }
 
 // MetricNames returns the metric names present in the study's trials, the

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lrsgd-lab/lrsgd/host/metrics"
 	"github.com/lrsgd-lab/lrsgd/results"
 	"github.com/lrsgd-lab/lrsgd/results/resultstest"
 )
@@ -46,7 +47,7 @@ func trial(id int, state string, metrics map[string]float64) Trial {
 }
 
 func TestBuildFront(t *testing.T) {
-	h, g := results.MetricHittingTimeGrads, results.MetricGeneralizationGap
+	h, g := metrics.HittingTimeGrads, metrics.GeneralizationGap
 	trials := []Trial{
 		trial(0, "COMPLETE", map[string]float64{h: 100, g: 0.4}),
 		trial(1, "COMPLETE", map[string]float64{h: 300, g: 0.1}),
@@ -107,7 +108,7 @@ func TestEmptyStoreAndNaN(t *testing.T) {
 		t.Fatal(err)
 	}
 	id, _ := s.Storage().CreateNewTrial(studyID)
-	if err := s.PutMetrics(ctx, id, map[string]float64{results.MetricTrainLoss: math.NaN(), results.MetricTestLoss: 1}); err != nil {
+	if err := s.PutMetrics(ctx, id, map[string]float64{metrics.TrainLoss: math.NaN(), metrics.TestLoss: 1}); err != nil {
 		t.Fatal(err)
 	}
 	rep, err = Build(ctx, s, Options{Study: "nan"})
@@ -129,10 +130,10 @@ func TestEmptyStoreAndNaN(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := out.Studies[0].Trials[0].Metrics
-	if v, ok := m[results.MetricTrainLoss]; !ok || v != nil {
+	if v, ok := m[metrics.TrainLoss]; !ok || v != nil {
 		t.Errorf("NaN train_loss in JSON: %v, present %v; want null", v, ok)
 	}
-	if v := m[results.MetricTestLoss]; v == nil || *v != 1 {
+	if v := m[metrics.TestLoss]; v == nil || *v != 1 {
 		t.Errorf("test_loss %v, want 1", v)
 	}
 }
@@ -155,7 +156,7 @@ func TestBuildFixture(t *testing.T) {
 	if want := []string{"gamma", "inner_steps", "optimizer"}; !slices.Equal(st.ParamNames, want) {
 		t.Errorf("param names %v, want %v", st.ParamNames, want)
 	}
-	if got := st.MetricNames()[:2]; !slices.Equal(got, []string{results.MetricTestAccuracy, results.MetricTestLoss}) {
+	if got := st.MetricNames()[:2]; !slices.Equal(got, []string{metrics.TestAccuracy, metrics.TestLoss}) {
 		t.Errorf("metric order starts %v", got)
 	}
 	if tr, ok := st.TrialByNumber(resultstest.WantKnee); !ok || st.SweetSpot == nil || tr.TrialID != st.SweetSpot.TrialID {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/c-bata/goptuna"
 
+	"github.com/lrsgd-lab/lrsgd/host/metrics"
 	"github.com/lrsgd-lab/lrsgd/results"
 )
 
@@ -158,6 +159,9 @@ func fillTrial(ctx context.Context, s *results.Store, trial goptuna.Trial, n int
 		GoVersion: "go1.26.8", BLAS: "openblas", Extra: map[string]string{"batch": "512"}}); err != nil {
 		return err
 	}
+	if err := s.PutHyperparams(ctx, trial.ID, map[string]string{"preset": "reference", "lambda_coef": "0.01"}); err != nil {
+		return err
+	}
 	switch row.State {
 	case goptuna.TrialStatePruned:
 		for step, v := range []float64{2.0, 1.5} {
@@ -188,18 +192,18 @@ func fillTrial(ctx context.Context, s *results.Store, trial goptuna.Trial, n int
 		return err
 	}
 	m := map[string]float64{
-		results.MetricHittingTimeGrads:  row.Hitting,
-		results.MetricGeneralizationGap: row.Gap,
-		results.MetricTestAccuracy:      row.Accuracy,
-		results.MetricTestLoss:          0.5 + row.Gap,
-		results.MetricTrainLoss:         0.5,
+		metrics.HittingTimeGrads:  row.Hitting,
+		metrics.GeneralizationGap: row.Gap,
+		metrics.TestAccuracy:      row.Accuracy,
+		metrics.TestLoss:          0.5 + row.Gap,
+		metrics.TrainLoss:         0.5,
 	}
 	if row.EpsilonMean > 0 {
-		m[results.MetricEpsilonMean] = row.EpsilonMean
-		m[results.MetricEpsilonMax] = 2 * row.EpsilonMean
+		m[metrics.EpsilonMean] = row.EpsilonMean
+		m[metrics.EpsilonMax] = 2 * row.EpsilonMean
 	}
 	if row.Divergence > 0 {
-		m[results.MetricParamDivergence] = row.Divergence
+		m[metrics.ParamDivergence] = row.Divergence
 	}
 	return s.PutMetrics(ctx, trial.ID, m)
 }

@@ -1,28 +1,24 @@
 // Package runner is the search.Runner that trains a trial for real: it
-// starts the trial's optimizer plugin through the loader, builds the
-// trainer's configuration from the study and the sampled values, and runs
-// the trainer, reporting every evaluation back to the search.
+// runs the trial's pipeline.Spec (package host/pipeline) with the plugin
+// loader's options of the tune process, a live progress bar, and a cache
+// that keeps the data set of a study in memory across its trials.
 package runner
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"io"
-	"os"
-	"path/filepath"
+	"sync"
 
-	"github.com/lrsgd-lab/lrsgd/host/blas"
-	"github.com/lrsgd-lab/lrsgd/host/train"
+	"github.com/lrsgd-lab/lrsgd/host/data"
+	"github.com/lrsgd-lab/lrsgd/host/pipeline"
 	"github.com/lrsgd-lab/lrsgd/plugins/loader"
-	"github.com/lrsgd-lab/lrsgd/results"
 	"github.com/lrsgd-lab/lrsgd/search"
 )
 
 // Options configure a Runner.
 type Options struct {
-	// Loader finds and starts the plugins (Dir, Manifest, Logger, RPCTimeout).
+	// Loader finds and starts the plugins (Dir, Manifest, Logger,
+	// RPCTimeout); a Spec's own Loader.Dir, when set, wins.
 	Loader loader.Options
 	// Progress receives each trial's live progress bar (nil = none).
 	Progress io.Writer
@@ -42,70 +38,60 @@ var _ search.Runner = (*Runner)(nil)
 // New returns a Runner.
 func New(opts Options) *Runner { return &Runner{opts: opts} }
 
-// Run trains one trial.
-func (r *Runner) Run(ctx context.Context, spec search.TrialSpec, report func(search.Eval) error) (search.Outcome, error) {
-	var out search.Outcome
-	lopts := r.opts.Loader
-	if spec.PluginsDir != "" {
-		lopts.Dir = spec.PluginsDir
+// Run trains one trial through pipeline.Run.
+func (r *Runner) Run(ctx context.Context, spec pipeline.Spec, hooks pipeline.Hooks) (pipeline.Outcome, error) {
+	dir := spec.Loader.Dir
+	spec.Loader = r.opts.Loader
+	if dir != "" {
+		spec.Loader.Dir = dir
 	}
-	lopts.Dir = loader.ResolveDir(lopts.Dir)
-	opt, err := loader.Open(ctx, spec.Optimizer, lopts)
-	if err != nil {
-		return out, fmt.Errorf("start plugin %s: %w", spec.Optimizer, err)
-	}
-	defer func() {
-		if opt != nil {
-			opt.Close()
-		}
-	}()
-	desc, err := opt.Describe(ctx)
-	if err != nil {
-		return out, fmt.Errorf("plugin %s: describe: %w", spec.Optimizer, err)
-	}
-	path := filepath.Join(lopts.Dir, spec.Optimizer)
-	sum, err := fileSHA256(path)
-	if err != nil {
-		return out, fmt.Errorf("plugin %s: %w", spec.Optimizer, err)
-	}
-	out.Meta = results.RunMeta{
-		Plugin: desc.Name, PluginVersion: desc.Version, PluginSHA256: sum,
-		Dataset: spec.Dataset, Model: spec.Model, Seed: spec.Train.Seed, BLAS: blas.Impl(),
-		Extra: map[string]string{"plugin_path": path},
-	}
-	for k, v := range spec.Hyperparams {
-		out.Meta.Extra["hp."+k] = v
-	}
-	var (
-		res   train.Result
-		dmeta map[string]string
-	)
-	if spec.Stability != nil {
-		opt.Close() // the probe starts one plugin process per run
-		opt = nil
-		res, dmeta, out.Metrics, err = r.probe(ctx, spec, lopts, report)
-	} else {
-		res, dmeta, err = r.trainTrial(ctx, spec, opt, report)
-	}
-	out.Result = res
-	out.Meta.DatasetSHA256 = dmeta["dataset_sha256"]
-	for k, v := range dmeta {
-		if k != "dataset_sha256" {
-			out.Meta.Extra[k] = v
-		}
-	}
-	return out, err
+	hooks.Progress = r.opts.Progress
+	hooks.Data = r.data.load
+	return pipeline.Run(ctx, spec, hooks)
 }
 
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
+// Preload loads (and caches) the data set src names, so that a missing or
+// corrupt data set is reported before a study starts rather than as a
+// failed trial each. A CIFAR-10 that is nowhere on disk is downloaded into
+// the cache (MD5-checked, progress on Options.DataProgress).
+func (r *Runner) Preload(ctx context.Context, src data.Source) error {
+	src.Progress = r.opts.DataProgress
+	_, _, err := r.data.load(ctx, src)
+	return err
+}
+
+// dataCache keeps the data sets loaded by earlier trials of the process:
+// every trial of a study reads the same subset, and CIFAR-10 takes a
+// while to read and validate. Sets are read-only once loaded.
+type dataCache struct {
+	mu      sync.Mutex
+	entries map[data.Source]*dataEntry
+}
+
+type dataEntry struct {
+	once        sync.Once
+	train, test *data.Set
+	err         error
+}
+
+func (c *dataCache) load(ctx context.Context, src data.Source) (*data.Set, *data.Set, error) {
+	key := src
+	key.Progress = nil // not part of what is loaded
+	c.mu.Lock()
+	if c.entries == nil {
+		c.entries = map[data.Source]*dataEntry{}
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("checksum %s: %w", path, err)
+	e, ok := c.entries[key]
+	if !ok {
+		e = &dataEntry{}
+		c.entries[key] = e
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	c.mu.Unlock()
+	e.once.Do(func() { e.train, e.test, e.err = data.Load(ctx, src) })
+	if e.err != nil {
+		c.mu.Lock()
+		delete(c.entries, key) // let a later trial retry (e.g. after a cancelled load)
+		c.mu.Unlock()
+	}
+	return e.train, e.test, e.err
 }

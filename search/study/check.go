@@ -12,12 +12,6 @@ import (
 	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
 )
 
-// Models and Datasets are the names the trainer accepts.
-var (
-	Models   = []string{"lenet", "mlp", "vgg16", "resnet18"}
-	Datasets = []string{"cifar10", "fashion-mnist", "synthetic"}
-)
-
 // Describer returns the description of the optimizer plugin of that name
 // (for example by listing the plugins directory). An unknown name is an
 // error naming what is available.
@@ -26,17 +20,12 @@ type Describer func(ctx context.Context, name string) (optimizer.Description, er
 // Check validates the study against the plugins' own descriptions: every
 // optimizer exists, every fixed hyperparameter parses within its valid
 // range, and every sampled hyperparameter's range (and grid) lies within
-// the plugin's. It also checks the model, the data set and the trainer
-// parameters. Call it before anything is written to a store.
+// the plugin's. (The model, the data set and the trainer fields were
+// checked when the study was parsed and resolved.) Call it before anything
+// is written to a store.
 func (s *Study) Check(ctx context.Context, describe Describer) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if !slices.Contains(Models, s.Model) {
-		bad("model %q: want one of %s", s.Model, strings.Join(Models, ", "))
-	}
-	if !slices.Contains(Datasets, s.Dataset) {
-		bad("dataset %q: want one of %s", s.Dataset, strings.Join(Datasets, ", "))
-	}
 	descs := map[string]optimizer.Description{}
 	for _, o := range s.OptimizerNames() {
 		d, err := describe(ctx, o)
@@ -65,10 +54,7 @@ func (s *Study) Check(ctx context.Context, describe Describer) error {
 	for i, p := range s.Space {
 		w := p.where(i)
 		if IsTrainerParam(p.Name) {
-			if err := checkTrainerParam(p); err != nil {
-				bad("%s: %v", w, err)
-			}
-			continue
+			continue // checked with the trainer's own check by validate
 		}
 		for _, o := range s.OptimizerNames() {
 			d, ok := descs[o]
@@ -146,8 +132,10 @@ func checkParamAgainst(p Param, s optimizer.HyperparamSpec) error {
 	return nil
 }
 
+// checkTrainerParam checks that a trainer parameter of the space has
+// values of the right kind: numbers, and integers for all but lr. Whether
+// they are in range is the trainer's check (Study.checkTrainerValues).
 func checkTrainerParam(p Param) error {
-	lo, hi := float64(p.Low), float64(p.High)
 	var vals []float64
 	switch p.Type {
 	case TypeFixed:
@@ -155,7 +143,7 @@ func checkTrainerParam(p Param) error {
 		if err != nil {
 			return err
 		}
-		lo, hi = x, x
+		vals = []float64{x}
 	case TypeCategorical:
 		for _, c := range p.Choices {
 			x, err := ParseNumber(c)
@@ -164,31 +152,22 @@ func checkTrainerParam(p Param) error {
 			}
 			vals = append(vals, x)
 		}
-		lo, hi = slices.Min(vals), slices.Max(vals)
+	default:
+		vals = []float64{float64(p.Low), float64(p.High)}
 	}
-	integer := p.Name != "lr"
-	if integer {
-		for _, x := range append(vals, lo, hi) {
-			if x != math.Trunc(x) {
-				return fmt.Errorf("%s takes integers, have %g", p.Name, x)
-			}
-		}
-		if p.Type == TypeFloat || p.Type == TypeLogFloat {
-			return fmt.Errorf("%s takes integers: use type int, categorical or fixed", p.Name)
-		}
-	}
-	min := 1.0
-	switch p.Name {
-	case "lr":
-		if !(lo > 0) {
-			return fmt.Errorf("lr must be > 0, have %g", lo)
-		}
+	if p.Name == "lr" {
 		return nil
-	case "seed":
-		min = 0
 	}
-	if lo < min || hi < lo {
-		return fmt.Errorf("%s must be >= %g, have %g", p.Name, min, lo)
+	for _, x := range vals {
+		if x != math.Trunc(x) {
+			return fmt.Errorf("%s takes integers, have %g", p.Name, x)
+		}
+		if p.Name == "seed" && x < 0 {
+			return fmt.Errorf("seed must be >= 0, have %g", x)
+		}
+	}
+	if p.Type == TypeFloat || p.Type == TypeLogFloat {
+		return fmt.Errorf("%s takes integers: use type int, categorical or fixed", p.Name)
 	}
 	return nil
 }

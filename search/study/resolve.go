@@ -21,6 +21,8 @@ var setAliases = map[string]string{
 	"hit_threshold": "train.hit_threshold",
 	"augment":       "train.augment",
 	"seed":          "train.seed",
+	"subset_seed":   "train.subset_seed",
+	"data_seed":     "train.data_seed",
 	"lr":            "train.schedule.lr",
 	"schedule":      "train.schedule.kind",
 	"metric":        "objective.metric",
@@ -80,6 +82,9 @@ func (s *Study) Resolve(budget string, sets []string) (*Study, error) {
 		return nil, fmt.Errorf("study %s with budget %q and overrides %q: %w", s.Name, budget, sets, err)
 	}
 	r.Source, r.Budget, r.Sets = s.Source, budget, slices.Clone(sets)
+	for _, w := range s.Warnings {
+		r.Warnings = appendOnce(r.Warnings, w)
+	}
 	if err := r.validate(); err != nil {
 		return nil, fmt.Errorf("study %s with budget %q and overrides %q: %w", s.Name, budget, sets, err)
 	}

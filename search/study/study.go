@@ -26,6 +26,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/lrsgd-lab/lrsgd/host/data"
+	"github.com/lrsgd-lab/lrsgd/host/metrics"
+	"github.com/lrsgd-lab/lrsgd/host/models"
 	"github.com/lrsgd-lab/lrsgd/host/train"
 )
 
@@ -116,6 +119,9 @@ type Study struct {
 	Budget string `yaml:"-"`
 	// Sets are the overrides applied by Resolve, as given.
 	Sets []string `yaml:"-"`
+	// Warnings are notes on deprecated keys the study used; tune prints
+	// them.
+	Warnings []string `yaml:"-"`
 }
 
 // Train holds the trainer fields of a study.
@@ -136,8 +142,10 @@ type Train struct {
 	Augment      bool    `yaml:"augment"`
 	// Seed seeds the run: initialisation, optimizer draws, minibatches.
 	Seed uint64 `yaml:"seed"`
-	// DataSeed fixes the data subset (and the synthetic images) so that
+	// SubsetSeed fixes the data subset (and the generated images) so that
 	// trials with different seeds see the same data (0 = 1).
+	SubsetSeed uint64 `yaml:"subset_seed,omitempty"`
+	// DataSeed is the old name of SubsetSeed, still read (with a warning).
 	DataSeed uint64 `yaml:"data_seed,omitempty"`
 }
 
@@ -264,47 +272,14 @@ type Stability struct {
 	Replace int `yaml:"replace"`
 }
 
-// Metric describes one objective metric.
-type Metric struct {
-	Name string
-	// Direction is the natural direction ("maximize" or "minimize").
-	Direction string
-	// PerEval reports whether every evaluation gives a value of it, so that
-	// it can drive pruning.
-	PerEval bool
-	Doc     string
-}
-
-// Metrics are the scalars a study can optimise; the names are the keys of
-// the trainer's JSON result.
-var Metrics = []Metric{
-	{"test_accuracy", "maximize", true, "final test accuracy"},
-	{"best_test_accuracy", "maximize", true, "best test accuracy over the evaluations"},
-	{"test_loss", "minimize", true, "final test loss"},
-	{"train_loss", "minimize", true, "final train loss (no augmentation)"},
-	{"train_accuracy", "maximize", true, "final train accuracy"},
-	{"generalization_gap", "minimize", true, "test loss − train loss at the end"},
-	{"hitting_time_outer", "minimize", false, "first outer step with train loss ≤ hit_threshold (never: outer steps run + 1)"},
-	{"hitting_time_grads", "minimize", false, "the same in gradient evaluations (never: gradient evaluations run + 1)"},
-	{"wall_seconds", "minimize", false, "wall time of the trial"},
-}
-
-// MetricByName returns the metric of that name.
-func MetricByName(name string) (Metric, bool) {
-	for _, m := range Metrics {
-		if m.Name == name {
-			return m, true
-		}
+// MetricByName returns the objective metric of that name (see package
+// host/metrics: a study may optimise the metrics marked Objective).
+func MetricByName(name string) (metrics.Metric, bool) {
+	m, ok := metrics.ByName(name)
+	if !ok || !m.Objective {
+		return metrics.Metric{}, false
 	}
-	return Metric{}, false
-}
-
-func metricNames() string {
-	names := make([]string, len(Metrics))
-	for i, m := range Metrics {
-		names[i] = m.Name
-	}
-	return strings.Join(names, ", ")
+	return m, true
 }
 
 // Names returns the names of the shipped studies, sorted.
@@ -396,7 +371,7 @@ func (s *Study) Clone() *Study {
 	if err != nil {
 		panic(fmt.Sprintf("study: re-decode: %v", err))
 	}
-	c.Source, c.Budget, c.Sets = s.Source, s.Budget, slices.Clone(s.Sets)
+	c.Source, c.Budget, c.Sets, c.Warnings = s.Source, s.Budget, slices.Clone(s.Sets), slices.Clone(s.Warnings)
 	return c
 }
 
@@ -448,29 +423,20 @@ func (s *Study) validate() error {
 	}
 	opts := s.OptimizerNames()
 	if s.Model == "" {
-		bad("model: missing (lenet, mlp, vgg16 or resnet18)")
+		bad("model: missing (want one of %s)", strings.Join(models.Names(), ", "))
 	}
 	if s.Dataset == "" {
-		bad("dataset: missing (cifar10, fashion-mnist or synthetic)")
+		bad("dataset: missing (want one of %s)", strings.Join(data.Names(), ", "))
 	}
-	t := s.Train
-	if t.Epochs < 1 && t.BudgetGrads <= 0 {
-		bad("train.epochs: %d, want >= 1 (or a positive train.budget_grads)", t.Epochs)
+	if s.Train.DataSeed != 0 {
+		if s.Train.SubsetSeed == 0 {
+			s.Train.SubsetSeed = s.Train.DataSeed
+		}
+		s.Train.DataSeed = 0
+		s.Warnings = appendOnce(s.Warnings, "train.data_seed is deprecated: it is now train.subset_seed (the seed of the data subset); train's --stream-seed seeds the minibatch stream")
 	}
-	if t.BatchSize < 1 {
-		bad("train.batch_size: %d, want >= 1", t.BatchSize)
-	}
-	if t.TrainSize < 0 || t.TestSize < 0 {
-		bad("train.train_size %d and train.test_size %d: want >= 0 (0 = all)", t.TrainSize, t.TestSize)
-	}
-	if t.BudgetGrads < 0 {
-		bad("train.budget_grads: %d, want >= 0", t.BudgetGrads)
-	}
-	if t.EvalEvery < 0 {
-		bad("train.eval_every: %g, want > 0 epochs (0 = every epoch)", t.EvalEvery)
-	}
-	if err := checkSchedule(t.Schedule); err != nil {
-		bad("train.schedule: %v", err)
+	if err := s.Train.check(s.Model, s.Dataset); err != nil {
+		bad("%v", err)
 	}
 	for opt, hp := range s.Hyperparams {
 		if !slices.Contains(opts, opt) {
@@ -503,6 +469,12 @@ func (s *Study) validate() error {
 		}
 		if err := p.check(); err != nil {
 			bad("%s: %v", w, err)
+		} else if IsTrainerParam(p.Name) {
+			if err := checkTrainerParam(p); err != nil {
+				bad("%s: %v", w, err)
+			} else if err := s.checkTrainerValues(p); err != nil {
+				bad("%s: %v", w, err)
+			}
 		}
 	}
 	for name, values := range s.Grid {
@@ -539,7 +511,7 @@ func (s *Study) validate() error {
 		}
 	}
 	if m, ok := MetricByName(s.Objective.Metric); !ok {
-		bad("objective.metric: %q, want one of %s", s.Objective.Metric, metricNames())
+		bad("objective.metric: %q, want one of %s", s.Objective.Metric, metrics.ObjectiveNames())
 	} else if s.Objective.Direction == "" {
 		s.Objective.Direction = m.Direction
 	}
@@ -576,29 +548,6 @@ func (s *Study) validate() error {
 	return errors.Join(errs...)
 }
 
-func checkSchedule(sc train.Schedule) error {
-	if !(sc.LR > 0) {
-		return fmt.Errorf("lr %g, want > 0", sc.LR)
-	}
-	switch sc.Kind {
-	case "constant":
-	case "step":
-		if !(sc.Factor > 0) {
-			return fmt.Errorf("step schedule: factor %g, want > 0", sc.Factor)
-		}
-		if !slices.IsSorted(sc.Milestones) {
-			return fmt.Errorf("step schedule: milestones %v, want increasing", sc.Milestones)
-		}
-	case "every":
-		if !(sc.Factor > 0) || sc.Every < 1 {
-			return fmt.Errorf("every schedule: factor %g and every %d, want > 0 and >= 1", sc.Factor, sc.Every)
-		}
-	default:
-		return fmt.Errorf("kind %q, want constant, step or every", sc.Kind)
-	}
-	return nil
-}
-
 func (s *Study) checkPruner() error {
 	p := &s.Pruner
 	if p.Kind == "" {
@@ -616,9 +565,9 @@ func (s *Study) checkPruner() error {
 	}
 	m, ok := MetricByName(p.Metric)
 	if !ok {
-		return fmt.Errorf("metric %q, want one of %s", p.Metric, metricNames())
+		return fmt.Errorf("metric %q, want one of %s", p.Metric, metrics.ObjectiveNames())
 	}
-	if !m.PerEval {
+	if !m.PerEval() {
 		return fmt.Errorf("metric %q has no per-evaluation values; set pruner.metric to one that has (test_accuracy, test_loss, train_loss, ...)", p.Metric)
 	}
 	if m.Direction != s.Objective.Direction {

@@ -171,7 +171,14 @@ func TestResolveSets(t *testing.T) {
 		{"epochs", "want key=value"},
 		{"epochs=many", "epochs"},
 		{"sampler=bayes", `sampler: "bayes"`},
-		{"batch_size=0", "batch_size: 0"},
+		{"batch_size=0", "train.batch_size 0: want at least 1"},
+		// Refused here by the trainer's own check, as a run would refuse them.
+		{"model=transformer", `model "transformer": want one of lenet, mlp, resnet18, vgg16`},
+		{"dataset=imagenet", `dataset "imagenet": want one of cifar10, fashion-mnist, synthetic`},
+		{"hit_threshold=-1", "train.hit_threshold -1: want"},
+		{"lr=.inf", "train.schedule.lr +Inf: want"},
+		{"eval_every=-1", "train.eval_every -1: want"},
+		{"space=[{name: batch_size, type: int, low: 0, high: 8}]", `space[0] "batch_size" (line 38): batch_size = 0: train.batch_size 0: want at least 1`},
 	} {
 		if _, err := s.Resolve("default", []string{bad.set}); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("--set %s: err = %v, want %q", bad.set, err, bad.want)
@@ -290,8 +297,6 @@ func TestCheckAgainstPlugins(t *testing.T) {
 		{[]string{"hp.colour=red"}, `lrsgd-r has no hyperparameter "colour"`},
 		{[]string{"hp.m=2.5"}, `m="2.5"`},
 		{[]string{"optimizer=adam-x"}, `optimizer "adam-x": no plugin "adam-x"`},
-		{[]string{"model=transformer"}, `model "transformer"`},
-		{[]string{"dataset=imagenet"}, `dataset "imagenet"`},
 		{[]string{"space=[{name: gamma, type: float, low: 0, high: 2}]", "grid={}"}, "range [0, 2] is outside the valid range of gamma"},
 	}
 	for _, c := range cases {
@@ -346,5 +351,39 @@ func TestSuggestAndDistributions(t *testing.T) {
 	}
 	if math.IsNaN(pts[5]["seed"]) {
 		t.Fatal("nan")
+	}
+}
+
+// TestSubsetSeedAlias: train.data_seed, the old name of train.subset_seed,
+// is still read, with a warning, and seeds the trial's subset.
+func TestSubsetSeedAlias(t *testing.T) {
+	s, err := Load("gamma-sweep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		set, warn string
+		want      uint64
+	}{
+		{"", "", DefaultSubsetSeed},
+		{"subset_seed=7", "", 7},
+		{"data_seed=9", "train.data_seed is deprecated", 9},
+	} {
+		var sets []string
+		if c.set != "" {
+			sets = []string{c.set}
+		}
+		r, err := s.Resolve("default", sets)
+		if err != nil {
+			t.Fatalf("%s: %v", c.set, err)
+		}
+		cfg := r.Config(Assignment{Train: r.Train, Optimizer: r.Optimizer}, "data")
+		if cfg.Data.Seed != c.want || cfg.Data.DataDir != "data" || cfg.Model != r.Model || cfg.Data.Dataset != r.Dataset {
+			t.Errorf("%q: config data %+v, model %s, want subset seed %d", c.set, cfg.Data, cfg.Model, c.want)
+		}
+		warned := strings.Join(r.Warnings, "\n")
+		if (c.warn == "") != (warned == "") || !strings.Contains(warned, c.warn) {
+			t.Errorf("%q: warnings %q, want %q", c.set, warned, c.warn)
+		}
 	}
 }
