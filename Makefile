@@ -16,9 +16,19 @@ plugins:
 	@mkdir -p $(BIN)/plugins
 	$(foreach p,$(PLUGINS),$(GO) build -o $(BIN)/plugins/$(p) ./plugins/$(p) &&) true
 
-# manifest pins every plugin binary's sha256 (go-plugin SecureConfig reads it).
+# manifest pins the sha256 of every shipped plugin (PLUGINS) in
+# $(BIN)/plugins/MANIFEST, which the loader and go-plugin's SecureConfig
+# check. It rewrites only the lines of the shipped plugins: the pins a user
+# added for other plugins (`sha256sum NAME >> MANIFEST`) and comments stay.
 manifest: plugins
-	cd $(BIN)/plugins && sha256sum $(PLUGINS) > MANIFEST
+	cd $(BIN)/plugins && { \
+	  if [ -f MANIFEST ]; then \
+	    awk -v shipped="$(PLUGINS)" 'BEGIN { n = split(shipped, s, " "); for (i = 1; i <= n; i++) skip[s[i]] = 1 } \
+	      /^[[:space:]]*(#|$$)/ { print; next } \
+	      { name = $$2; sub(/^\*/, "", name); sub(/.*\//, "", name); if (!(name in skip)) print }' MANIFEST; \
+	  fi; \
+	  sha256sum $(PLUGINS); \
+	} > MANIFEST.new && mv MANIFEST.new MANIFEST
 
 vet:
 	$(GO) vet ./...

@@ -6,7 +6,11 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // EnvStorage names the environment variable that supplies the storage DSN
@@ -141,11 +145,21 @@ var (
 // MaskDSN returns dsn with every password replaced by "xxxxx": the password
 // of URL user info (scheme://user:secret@host), and the values of password
 // parameters in URL queries and libpq key=value strings (password=secret,
-// password='sec ret', _auth_pass=secret). Anything else is returned
-// unchanged, so it is safe to apply to any string.
+// password='sec ret', _auth_pass=secret). Passwords of any length and
+// holding any character are masked, also a URL password with '?', '#', a
+// blank or a quote in it, which a URL parser would take for the end of the
+// user info. Anything else is returned unchanged, so it is safe to apply
+// to any string.
 func MaskDSN(dsn string) string {
-	out := maskURLUserinfo(dsn)
-	return secretKV.ReplaceAllStringFunc(out, func(m string) string {
+	var b strings.Builder
+	last := 0
+	for _, sp := range userinfoPasswords(dsn) {
+		b.WriteString(dsn[last:sp[0]])
+		b.WriteString(Mask)
+		last = sp[1]
+	}
+	b.WriteString(dsn[last:])
+	return secretKV.ReplaceAllStringFunc(b.String(), func(m string) string {
 		sub := secretKV.FindStringSubmatch(m)
 		if sub[2] == "" || sub[2] == "''" {
 			return m
@@ -154,72 +168,147 @@ func MaskDSN(dsn string) string {
 	})
 }
 
-// maskURLUserinfo masks the password in every scheme://user:pass@ in s.
-// The user info runs to the last '@' before the query; a password holding an
-// unescaped '@' or '/' is thus still masked whole.
-func maskURLUserinfo(s string) string {
-	var b strings.Builder
-	for {
-		loc := urlScheme.FindStringIndex(s)
+// userinfoPasswords returns the [start, end) byte spans of the passwords
+// of every scheme://user:password@ in s.
+//
+// The user info runs to the last '@' of the word that follows the scheme
+// (a word ends at a blank or a double quote), so a password holding '@',
+// '/', '?' or '#' is found whole. If that word has no '@' but holds a
+// ':' that does not start a port or a path ("u:p" of "u:p w@h"), the
+// password may hold blanks or quotes: the following words on the line are
+// searched too, up to the next scheme.
+func userinfoPasswords(s string) [][2]int {
+	var spans [][2]int
+	for off := 0; ; {
+		loc := urlScheme.FindStringIndex(s[off:])
 		if loc == nil {
-			b.WriteString(s)
-			return b.String()
+			return spans
 		}
-		b.WriteString(s[:loc[1]])
-		rest := s[loc[1]:]
-		end := len(rest)
-		if i := strings.IndexAny(rest, "?# \t\n\""); i >= 0 {
-			end = i
+		start := off + loc[1] // the user info, if any, starts here
+		off = start
+		rest := s[start:]
+		limit := len(rest) // the user info does not run past the line or the next URL
+		if i := strings.IndexAny(rest, "\n\r"); i >= 0 {
+			limit = i
 		}
-		at := strings.LastIndex(rest[:end], "@")
+		if loc := urlScheme.FindStringIndex(rest[:limit]); loc != nil {
+			limit = loc[0]
+		}
+		word := limit
+		if i := strings.IndexAny(rest[:limit], " \t\""); i >= 0 {
+			word = i
+		}
+		at := strings.LastIndex(rest[:word], "@")
+		if at < 0 && mayHoldBlanks(rest[:word]) {
+			// The first '@' after the word: the shortest user info.
+			if i := strings.Index(rest[word:limit], "@"); i >= 0 {
+				at = word + i
+			}
+		}
 		if at < 0 {
-			s = rest
 			continue
 		}
-		userinfo := rest[:at]
-		if user, pass, ok := strings.Cut(userinfo, ":"); ok && pass != "" {
-			b.WriteString(user + ":" + Mask + "@")
-		} else {
-			b.WriteString(userinfo + "@")
+		colon := strings.Index(rest[:at], ":")
+		if colon < 0 || colon+1 == at {
+			off = start + at + 1
+			continue // no password, or an empty one
 		}
-		s = rest[at+1:]
+		spans = append(spans, [2]int{start + colon + 1, start + at})
+		off = start + at + 1
 	}
 }
 
-// passwords returns the passwords a DSN holds, raw and URL-decoded, so that
-// error messages can be scrubbed of them wherever a driver echoes them.
+// mayHoldBlanks reports whether word, the text after a scheme up to the
+// first blank, could be "user:start of a password" rather than a host
+// with a port or a path.
+func mayHoldBlanks(word string) bool {
+	_, after, ok := strings.Cut(word, ":")
+	if !ok || strings.Contains(after, "/") {
+		return false
+	}
+	return strings.TrimLeft(after, "0123456789") != ""
+}
+
+// passwords returns the passwords a DSN holds, in every form in which an
+// error message may quote them: raw, URL-decoded, with libpq's quoting
+// undone, and escaped as Go's %q writes it. maskError scrubs them.
 func passwords(dsn string) []string {
 	var out []string
 	add := func(p string) {
-		p = strings.Trim(p, "'")
-		if len(p) < 4 { // shorter strings would scrub ordinary words
+		if p == "" || slices.Contains(out, p) {
 			return
 		}
 		out = append(out, p)
-		if dec, err := url.PathUnescape(p); err == nil && dec != p {
-			out = append(out, dec)
-		}
-		if dec, err := url.QueryUnescape(p); err == nil && dec != p {
-			out = append(out, dec)
-		}
 	}
-	if loc := urlScheme.FindStringIndex(dsn); loc != nil {
-		rest := dsn[loc[1]:]
-		end := len(rest)
-		if i := strings.IndexAny(rest, "?#"); i >= 0 {
-			end = i
+	addForms := func(p string) {
+		forms := []string{p}
+		if dec, err := url.PathUnescape(p); err == nil {
+			forms = append(forms, dec)
 		}
-		if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
-			if _, pass, ok := strings.Cut(rest[:at], ":"); ok {
-				add(pass)
+		if dec, err := url.QueryUnescape(p); err == nil {
+			forms = append(forms, dec)
+		}
+		for _, f := range forms {
+			add(f)
+			if q := strconv.Quote(f); len(q) > 2 {
+				add(q[1 : len(q)-1])
 			}
 		}
 	}
-	for _, m := range secretKV.FindAllStringSubmatch(dsn, -1) {
-		add(m[2])
+	for _, sp := range userinfoPasswords(dsn) {
+		addForms(dsn[sp[0]:sp[1]])
 	}
+	for _, m := range secretKV.FindAllStringSubmatch(dsn, -1) {
+		v := m[2]
+		if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
+			add(v)              // as written, quotes and all
+			v = v[1 : len(v)-1] // the quoted text, escapes and all
+			add(v)
+			v = strings.NewReplacer(`\'`, `'`, `\\`, `\`).Replace(v) // as libpq reads it
+		}
+		addForms(v)
+	}
+	// Longer first, so that a password is replaced before a shorter form
+	// inside it.
+	slices.SortStableFunc(out, func(a, b string) int { return len(b) - len(a) })
 	return out
 }
+
+// minScrub is the length from which maskError replaces a password
+// wherever it occurs. A shorter one is replaced only where it stands on
+// its own, not inside a longer run of letters and digits, so that a
+// two-letter password does not scrub every word that holds those letters;
+// such a password may still hide a word of its own in the message ("a").
+const minScrub = 4
+
+// scrub replaces secret in msg by Mask (see minScrub).
+func scrub(msg, secret string) string {
+	if len(secret) >= minScrub {
+		return strings.ReplaceAll(msg, secret, Mask)
+	}
+	first, _ := utf8.DecodeRuneInString(secret)
+	last, _ := utf8.DecodeLastRuneInString(secret)
+	var b strings.Builder
+	for {
+		i := strings.Index(msg, secret)
+		if i < 0 {
+			b.WriteString(msg)
+			return b.String()
+		}
+		j := i + len(secret)
+		before, _ := utf8.DecodeLastRuneInString(msg[:i])
+		after, _ := utf8.DecodeRuneInString(msg[j:])
+		b.WriteString(msg[:i])
+		if isWordRune(first) && i > 0 && isWordRune(before) || isWordRune(last) && j < len(msg) && isWordRune(after) {
+			b.WriteString(secret) // part of a longer word
+		} else {
+			b.WriteString(Mask)
+		}
+		msg = msg[j:]
+	}
+}
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
 // maskedError carries a driver error whose text has been scrubbed of
 // passwords. It deliberately does not unwrap to the original error (whose
@@ -234,16 +323,18 @@ func (e *maskedError) Error() string { return e.msg }
 
 func (e *maskedError) Is(target error) bool { return errors.Is(e.orig, target) }
 
-// maskError returns err with its message scrubbed of the given passwords and
-// of anything that looks like a DSN password; nil stays nil.
+// maskError returns err with its message scrubbed of the given passwords
+// (as passwords returns them; see minScrub for short ones) and of anything
+// that looks like a DSN password; nil stays nil.
 func maskError(err error, secrets []string) error {
 	if err == nil {
 		return nil
 	}
-	msg := MaskDSN(err.Error())
+	msg := err.Error()
 	for _, p := range secrets {
-		msg = strings.ReplaceAll(msg, p, Mask)
+		msg = scrub(msg, p)
 	}
+	msg = MaskDSN(msg)
 	if msg == err.Error() {
 		return err
 	}

@@ -2,6 +2,7 @@ package results
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -41,6 +42,17 @@ func TestMaskDSN(t *testing.T) {
 		{"DSN inside a sentence",
 			`open store "postgres://u:s3cret@h/db": dial tcp: refused`,
 			`open store "postgres://u:xxxxx@h/db": dial tcp: refused`},
+		{"URL password with ? in it", "mysql://u:p?w@h/db", "mysql://u:xxxxx@h/db"},
+		{"URL password with # in it", "postgres://u:p#w@h/db?sslmode=disable", "postgres://u:xxxxx@h/db?sslmode=disable"},
+		{"URL password with a blank in it", "postgres://u:p w@h/db", "postgres://u:xxxxx@h/db"},
+		{"URL password with a quote in it", `mysql://u:p"w@h/db`, "mysql://u:xxxxx@h/db"},
+		{"quoted URL with a quote in the password", `open store "mysql://u:p\"w@h/db": unsupported`, `open store "mysql://u:xxxxx@h/db": unsupported`},
+		{"one-letter URL password", "mysql://u:a@h/db", "mysql://u:xxxxx@h/db"},
+		{"URL empty password", "postgres://u:@h/db", "postgres://u:@h/db"},
+		{"host and port, then an address", "dial postgres://h:5432/db failed for a@b", "dial postgres://h:5432/db failed for a@b"},
+		{"host and port without path, then an address", "postgres://h:5432 refused by x@y", "postgres://h:5432 refused by x@y"},
+		{"two URLs", "from postgres://u:one@h/a to postgres://v:two@k/b", "from postgres://u:xxxxx@h/a to postgres://v:xxxxx@k/b"},
+		{"one-letter key=value password", "host=h password=a user=u", "host=h password=xxxxx user=u"},
 		{"empty", "", ""},
 	}
 	for _, tt := range tests {
@@ -119,5 +131,53 @@ func TestMaskError(t *testing.T) {
 	}
 	if maskError(nil, secrets) != nil {
 		t.Error("maskError(nil) != nil")
+	}
+}
+
+// TestMaskErrorEveryForm: a password of any length is scrubbed from an
+// error in every form a message may quote it: inside the DSN, alone,
+// URL-decoded, escaped by %q, and in a cleaned path; a short one only
+// where it stands on its own.
+func TestMaskErrorEveryForm(t *testing.T) {
+	tests := []struct{ name, dsn, msg, want string }{
+		{"1 letter, in the DSN", "mysql://u:a@h/db", "open mysql://u:a@h/db: unsupported", "open mysql://u:xxxxx@h/db: unsupported"},
+		{"2 letters, in a cleaned path", "mysql://u:pw@h/db", "folder mysql:/u:pw@h of SQLite file mysql://u:pw@h/db", "folder mysql:/u:xxxxx@h of SQLite file mysql://u:xxxxx@h/db"},
+		{"2 letters, alone", "postgres://u:pw@h/db", "auth failed: pw rejected (pwd, upw)", "auth failed: xxxxx rejected (pwd, upw)"},
+		{"3 characters, %q", `mysql://u:a"b@h/db`, `store "mysql://u:a\"b@h/db"`, `store "mysql://u:xxxxx@h/db"`},
+		{"3 digits, alone", "postgres://u:123@h/db", "code 1234: 123 refused", "code 1234: xxxxx refused"},
+		{"4 letters, inside a word", "postgres://u:abcd@h/db", "xabcdx", "xxxxxxx"},
+		{"URL-decoded", "postgres://u:p%40@h/db", "user u, password p@", "user u, password xxxxx"},
+		{"with ? in it, in a cleaned path", "mysql://u:p?w@h/db", "stat mysql:/u:p?w@h: no such file", "stat mysql:/u:xxxxx@h: no such file"},
+		{"with a blank in it, alone", "postgres://u:p w@h/db", "bad password p w", "bad password xxxxx"},
+		{"key=value, quoted with escapes", `host=h password='it\'s' user=u`, "password it's refused", "password xxxxx refused"},
+		{"key=value, 2 letters", "host=h password=pw user=u", "server said pw: no", "server said xxxxx: no"},
+		{"sqlite _auth_pass", "file:lab.db?_auth&_auth_user=admin&_auth_pass=s3", "auth s3 failed", "auth xxxxx failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := maskError(errors.New(tt.msg), passwords(tt.dsn))
+			if got.Error() != tt.want {
+				t.Errorf("maskError(%q) with the passwords of %q = %q, want %q", tt.msg, tt.dsn, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestCheckDSNShortPasswords: the errors of CheckDSN for DSNs it refuses
+// hold no password, whatever its length or characters.
+func TestCheckDSNShortPasswords(t *testing.T) {
+	for _, pw := range []string{"a", "pw", "p?w", "p#w", "p w", `p"w`, "p@ss/w0rd"} {
+		dsn := "mysql://u:" + pw + "@h/db"
+		err := CheckDSN(dsn)
+		if err == nil {
+			t.Fatalf("CheckDSN(%q) succeeded, want a refusal", dsn)
+		}
+		msg := err.Error()
+		if strings.Contains(msg, ":"+pw+"@") || strings.Contains(msg, " "+pw+" ") || strings.Contains(msg, strconv.Quote(pw)[1:len(strconv.Quote(pw))-1]+"@") {
+			t.Errorf("CheckDSN(%q) = %q: the password shows", dsn, msg)
+		}
+		if !strings.Contains(msg, "mysql://u:xxxxx@h/db") {
+			t.Errorf("CheckDSN(%q) = %q, want it to name the masked DSN", dsn, msg)
+		}
 	}
 }

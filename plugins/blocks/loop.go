@@ -362,33 +362,99 @@ func (o *loop) configure(ctx context.Context, cfg optimizer.InitConfig) error {
 	if cfg.NumParams <= 0 {
 		return fmt.Errorf("%s: init: NumParams=%d, want at least 1", o.name, cfg.NumParams)
 	}
-	v, err := optimizer.ResolveValues(o.specs, cfg.Hyperparams, o.presets[o.preset(cfg.Hyperparams)])
+	info := InitInfo{NumParams: cfg.NumParams, Seed: cfg.Seed}
+	v, pol, err := o.resolve(cfg.Hyperparams, info, o.rule.Configure)
 	if err != nil {
 		return fmt.Errorf("%s: init: %w", o.name, err)
 	}
-	if err := o.rule.Configure(v); err != nil {
-		return fmt.Errorf("%s: init: %w", o.name, err)
-	}
-	info := InitInfo{NumParams: cfg.NumParams, Seed: cfg.Seed}
-	var pol policies
 	if o.prox {
 		o.factor = v.Float("prox_factor")
 		o.resetInner = v.Bool("reset_inner")
-		if pol, err = o.newPolicies(v, info); err != nil {
-			return fmt.Errorf("%s: init: %w", o.name, err)
-		}
-		// λ-dependent checks that do not depend on α can be made now.
-		if lambda, ok := pol.sched.Fixed(); ok {
-			if err := pol.checkLambda(lambda); err != nil {
-				return fmt.Errorf("%s: init: %w", o.name, err)
-			}
-		}
 	}
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s|%s|n=%d|%s", o.name, o.version, cfg.NumParams, canonical(v))
 	o.hash = h.Sum64()
 	o.n = cfg.NumParams
 	o.values, o.info, o.pol = v, info, pol
+	return nil
+}
+
+// resolve is the configuration logic of Init, shared with Check: it
+// resolves hp under its preset, has configureRule judge (and, for Init,
+// configure) the rule, makes and configures the policies (proximal loops
+// only) and checks a λ_t that does not depend on α. It changes nothing in
+// o; the policies it returns are new values.
+func (o *loop) resolve(hp map[string]string, info InitInfo, configureRule func(Values) error) (Values, policies, error) {
+	v, err := optimizer.ResolveValues(o.specs, hp, o.presets[o.preset(hp)])
+	if err != nil {
+		return Values{}, policies{}, err
+	}
+	if err := configureRule(v); err != nil {
+		return Values{}, policies{}, err
+	}
+	if !o.prox {
+		return v, policies{}, nil
+	}
+	pol, err := o.newPolicies(v, info)
+	if err != nil {
+		return Values{}, policies{}, err
+	}
+	// λ-dependent checks that do not depend on α can be made now.
+	if lambda, ok := pol.sched.Fixed(); ok {
+		if err := pol.checkLambda(lambda); err != nil {
+			return Values{}, policies{}, err
+		}
+	}
+	return v, pol, nil
+}
+
+// Check implements optimizer.Checker. It runs Init's configuration logic
+// on values of its own — the rule is judged by its RuleChecker, or, for a
+// rule without one, configured only while the optimizer is not
+// initialised (Init configures it again) — and then asks the LambdaCheckers
+// about λ_t of the first outer step at cfg.LR (not judged when λ_t is
+// computed from α and cfg.LR is 0). NumParams 0 (not known) is judged as
+// 1. Neither the optimizer's state nor its buffers change.
+func (o *loop) Check(ctx context.Context, cfg optimizer.CheckConfig) error {
+	if o.err != nil {
+		return fmt.Errorf("%s: %w", o.name, o.err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: check: %w", o.name, err)
+	}
+	if cfg.NumParams < 0 {
+		return fmt.Errorf("%s: NumParams=%d, want at least 1 (or 0: not known)", o.name, cfg.NumParams)
+	}
+	if lr := cfg.LR; math.IsNaN(lr) || math.IsInf(lr, 0) || lr < 0 {
+		return fmt.Errorf("%s: lr=%g, want a finite lr >= 0 (0: not known)", o.name, lr)
+	}
+	info := InitInfo{NumParams: max(cfg.NumParams, 1), Seed: cfg.Seed}
+	_, pol, err := o.resolve(cfg.Hyperparams, info, o.checkRule)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.name, err)
+	}
+	if !o.prox {
+		return nil
+	}
+	if _, fixed := pol.sched.Fixed(); fixed || (pol.sched.UsesLR() && cfg.LR == 0) {
+		return nil // checked by resolve, or α not known
+	}
+	lambda := pol.sched.Lambda(OuterInfo{T: 1, LR: cfg.LR})
+	if err := pol.checkLambda(lambda); err != nil {
+		return fmt.Errorf("%s: at lr=%g: %w", o.name, cfg.LR, err)
+	}
+	return nil
+}
+
+// checkRule judges the rule's hyperparameters for Check without changing
+// a configured rule.
+func (o *loop) checkRule(v Values) error {
+	if c, ok := o.rule.(RuleChecker); ok {
+		return c.Check(v)
+	}
+	if !o.ready {
+		return o.rule.Configure(v) // Init configures the rule again before it is used
+	}
 	return nil
 }
 
@@ -494,6 +560,9 @@ func (o *loop) Close() error {
 var (
 	_ optimizer.Optimizer = (*loop)(nil)
 	_ Binder              = (*loop)(nil)
+	_ optimizer.Checker   = (*loop)(nil)
+	_ RuleChecker         = (*SGDRule)(nil)
+	_ RuleChecker         = (*AdamRule)(nil)
 	_ StatefulRule        = (*SGDRule)(nil)
 	_ StatefulRule        = (*AdamRule)(nil)
 	_ StatefulPolicy      = (*geometricPolicy)(nil)

@@ -2,8 +2,10 @@ package blocks_test
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -503,5 +505,193 @@ func TestParseValuesConfiguresARuleAlone(t *testing.T) {
 	}
 	if _, err := blocks.ParseValues(r.Hyperparams(), map[string]string{"momentum": "2"}); err == nil || !strings.Contains(err.Error(), "[0, 0.9999]") {
 		t.Errorf("ParseValues(momentum=2): %v", err)
+	}
+}
+
+// TestCheck: Check refuses what Init or the first Step at the same lr
+// refuses, and accepts the rest.
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name   string
+		newOpt func() optimizer.Optimizer
+		hp     map[string]string
+		lr     float64
+		want   string // substring of the refusal; "" to accept
+	}{
+		{"sgd defaults", blocks.NewSGD, nil, 0.1, ""},
+		{"sgd nesterov", blocks.NewSGD, map[string]string{"nesterov": "true"}, 0.1, ""},
+		{"sgd nesterov with dampening", blocks.NewSGD, map[string]string{"nesterov": "true", "dampening": "0.5"}, 0.1,
+			"sgd: nesterov=true needs momentum > 0 and dampening = 0, have momentum=0.9 dampening=0.5"},
+		{"sgd nesterov without momentum", blocks.NewSGD, map[string]string{"nesterov": "true", "momentum": "0"}, 0, "nesterov=true needs momentum > 0"},
+		{"lrsgd-r nesterov with dampening", blocks.NewLRSGDR, map[string]string{"nesterov": "true", "dampening": "0.5"}, 0.1, "lrsgd-r: nesterov=true needs"},
+		{"unknown name", blocks.NewLRSGDR, map[string]string{"gama": "0.1"}, 0.1, `unknown hyperparameter "gama"`},
+		{"out of range", blocks.NewLRSGDR, map[string]string{"gamma": "2"}, 0.1, `hyperparameter gamma="2": want a number in [1e-06, 1]`},
+		{"psi, delta below lambda", blocks.NewLRSGDR, map[string]string{"m_policy": "psi", "delta": "0.05"}, 0.1, ""},
+		{"psi, delta above lambda", blocks.NewLRSGDR, map[string]string{"m_policy": "psi", "delta": "1"}, 0.1,
+			"lrsgd-r: at lr=0.1: m_policy=psi needs lambda_coef/lr > delta, have 0.09999999999999999 <= 1"},
+		{"psi, delta equal to lambda", blocks.NewLRSGDR, map[string]string{"m_policy": "psi", "delta": "0.1", "lambda_coef": "0.01"}, 0.1, "needs lambda_coef/lr > delta"},
+		{"psi, delta above lambda, lr not known", blocks.NewLRSGDR, map[string]string{"m_policy": "psi", "delta": "1"}, 0, ""},
+		{"psi, small lr makes lambda large", blocks.NewLRSGDR, map[string]string{"m_policy": "psi", "delta": "1"}, 0.001, ""},
+		{"lrsgd-c paper, delta above lambda", blocks.NewLRSGDC, map[string]string{"preset": "paper", "delta": "0.5"}, 0.1,
+			"at lr=0.1: inner_lr=inv-lambda-delta-k needs lambda_coef/lr > delta, have 0.19999999999999998 <= 0.5"},
+		{"fixed lambda below delta, lr not known", blocks.NewLRSGDC, map[string]string{"m_policy": "psi", "lambda_mode": "fixed", "lambda": "0.1", "delta": "0.2"}, 0,
+			"m_policy=psi needs lambda > delta, have 0.1 <= 0.2"},
+		{"theta-over-lambda with lambda 0", blocks.NewLRSGDR, map[string]string{"inner_lr": "theta-over-lambda", "lambda_coef": "0"}, 0.1, "inner_lr=theta-over-lambda needs lambda_coef/lr > 0"},
+		{"adam-lr defaults", blocks.NewAdamLR, nil, 0.01, ""},
+		{"negative lr", blocks.NewLRSGDR, nil, -1, "lrsgd-r: lr=-1, want a finite lr >= 0"},
+		{"NaN lr", blocks.NewSGD, nil, math.NaN(), "lr=NaN"},
+	}
+	ctx := context.Background()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := optimizer.CheckConfig{InitConfig: optimizer.InitConfig{Hyperparams: tt.hp, Seed: 1}, LR: tt.lr}
+			err := tt.newOpt().(optimizer.Checker).Check(ctx, cfg)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("Check: %v, want nil", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("Check: %v, want an error containing %q", err, tt.want)
+			}
+			if !(tt.lr > 0) {
+				return
+			}
+			// The verdict is the one of Init followed by a first Step at lr.
+			opt := tt.newOpt()
+			defer opt.Close()
+			_, runErr := opt.Init(ctx, optimizer.InitConfig{Hyperparams: tt.hp, NumParams: 8, Seed: 1})
+			if runErr == nil {
+				_, runErr = opt.Step(ctx, optimizer.StepRequest{Step: 0, LR: tt.lr})
+			}
+			if (runErr != nil) != (err != nil) {
+				t.Fatalf("Check: %v; Init and first Step: %v", err, runErr)
+			}
+		})
+	}
+}
+
+func TestCheckNumParams(t *testing.T) {
+	ctx := context.Background()
+	opt := blocks.NewLRSGDC().(optimizer.Checker)
+	for _, n := range []int{0, 1, 100_000} {
+		if err := opt.Check(ctx, optimizer.CheckConfig{InitConfig: optimizer.InitConfig{NumParams: n, Hyperparams: map[string]string{"m_policy": "psi"}}, LR: 0.1}); err != nil {
+			t.Errorf("Check with NumParams %d: %v", n, err)
+		}
+	}
+	if err := opt.Check(ctx, optimizer.CheckConfig{InitConfig: optimizer.InitConfig{NumParams: -1}}); err == nil || !strings.Contains(err.Error(), "NumParams=-1") {
+		t.Errorf("Check with NumParams -1: %v, want a refusal", err)
+	}
+}
+
+// TestCheckLeavesStateAlone: Checks between Steps, accepted and refused,
+// change nothing: the run is bit-identical to one without them.
+func TestCheckLeavesStateAlone(t *testing.T) {
+	const n, steps = 64, 30
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		newOpt func() optimizer.Optimizer
+		hp     map[string]string
+	}{
+		{"sgd", blocks.NewSGD, map[string]string{"nesterov": "true"}},
+		{"lrsgd-c psi", blocks.NewLRSGDC, map[string]string{"m_policy": "psi", "m_max": "5"}},
+		{"adam-lr", blocks.NewAdamLR, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := func(check bool) optimizer.Buffers {
+				opt := tc.newOpt()
+				t.Cleanup(func() { opt.Close() })
+				if check { // before Init too
+					opt.(optimizer.Checker).Check(ctx, optimizer.CheckConfig{InitConfig: optimizer.InitConfig{Hyperparams: map[string]string{"momentum": "0.5"}}})
+				}
+				buf, err := opt.Init(ctx, optimizer.InitConfig{Hyperparams: tc.hp, NumParams: n, Seed: 5})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range buf.Params {
+					buf.Params[i] = float32(math.Cos(float64(i)))
+				}
+				for s := range int64(steps) {
+					for i := range buf.Grads {
+						buf.Grads[i] = buf.Params[i] + float32(s%3)*0.01
+					}
+					if check {
+						c := opt.(optimizer.Checker)
+						c.Check(ctx, optimizer.CheckConfig{InitConfig: optimizer.InitConfig{Hyperparams: map[string]string{"momentum": "0.1", "weight_decay": "0.5"}, NumParams: 3}, LR: 1})
+						c.Check(ctx, optimizer.CheckConfig{InitConfig: optimizer.InitConfig{Hyperparams: map[string]string{"nesterov": "true", "dampening": "0.5"}}, LR: 1})
+						c.Check(ctx, optimizer.CheckConfig{InitConfig: optimizer.InitConfig{Hyperparams: map[string]string{"gama": "1"}}})
+					}
+					if _, err := opt.Step(ctx, optimizer.StepRequest{Step: s, LR: 0.05}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return buf
+			}
+			want, got := run(false), run(true)
+			if !slices.Equal(bits(got.Params), bits(want.Params)) || !slices.Equal(bits(got.State), bits(want.State)) {
+				t.Fatalf("Params and State with Checks differ from a run without them")
+			}
+		})
+	}
+}
+
+// strictRule refuses a > b in Configure and has no RuleChecker.
+type strictRule struct {
+	a, b       float64
+	configured int
+}
+
+func (r *strictRule) Hyperparams() []optimizer.HyperparamSpec {
+	return []optimizer.HyperparamSpec{
+		{Name: "a", Type: optimizer.Float, Default: "0", Min: 0, Max: 1},
+		{Name: "b", Type: optimizer.Float, Default: "1", Min: 0, Max: 1},
+	}
+}
+func (r *strictRule) StateVectors() int { return 0 }
+func (r *strictRule) Configure(v blocks.Values) error {
+	r.configured++
+	r.a, r.b = v.Float("a"), v.Float("b")
+	if r.a > r.b {
+		return errors.New("a > b")
+	}
+	return nil
+}
+func (r *strictRule) Update(w, g []float32, _ [][]float32, lr float32) {
+	for i := range w {
+		w[i] -= lr * g[i] * float32(r.a+r.b)
+	}
+}
+
+// TestCheckRuleWithoutChecker: a rule without RuleChecker is judged by
+// its Configure while the optimizer is not initialised, and left alone
+// between Init and Close.
+func TestCheckRuleWithoutChecker(t *testing.T) {
+	ctx := context.Background()
+	rule := &strictRule{}
+	opt := blocks.NewPlain(rule, "strict", "0.1.0")
+	check := func(a string) error {
+		return opt.(optimizer.Checker).Check(ctx, optimizer.CheckConfig{InitConfig: optimizer.InitConfig{Hyperparams: map[string]string{"a": a}}})
+	}
+	if err := check("0.9"); err != nil {
+		t.Fatalf("Check(a=0.9): %v", err)
+	}
+	if err := check("1"); err != nil {
+		t.Fatalf("Check(a=1): %v", err)
+	}
+	if _, err := opt.Init(ctx, optimizer.InitConfig{NumParams: 2, Hyperparams: map[string]string{"a": "0.25", "b": "0.5"}}); err != nil {
+		t.Fatal(err)
+	}
+	before := rule.configured
+	if err := check("0.9"); err != nil {
+		t.Fatalf("Check(a=0.9) after Init: %v", err)
+	}
+	if rule.configured != before || rule.a != 0.25 || rule.b != 0.5 {
+		t.Errorf("Check after Init configured the rule: %d Configure calls (want %d), a=%g b=%g", rule.configured, before, rule.a, rule.b)
+	}
+	opt.Close()
+	if err := check("0.9"); err != nil {
+		t.Fatalf("Check(a=0.9) after Close: %v", err)
+	}
+	if err := opt.(optimizer.Checker).Check(ctx, optimizer.CheckConfig{InitConfig: optimizer.InitConfig{Hyperparams: map[string]string{"a": "0.9", "b": "0.1"}}}); err == nil || err.Error() != "strict: a > b" {
+		t.Errorf("Check(a=0.9, b=0.1) = %v, want \"strict: a > b\"", err)
 	}
 }

@@ -48,6 +48,16 @@ type StatefulRule interface {
 	LoadState(b []byte) error
 }
 
+// RuleChecker is implemented by a Rule that can judge its hyperparameters
+// without being configured: Check returns the error Configure would return
+// for v and changes nothing. The outer loop's Check (optimizer.Checker)
+// uses it; for a rule without it, Check configures the rule only while
+// the optimizer is not initialised, and skips the rule's own rules between
+// Init and Close.
+type RuleChecker interface {
+	Check(v Values) error
+}
+
 // SGDRule is SGD with momentum, dampening, Nesterov and coupled weight
 // decay, as torch.optim.SGD (see MomentumStep). The momentum buffer is
 // initialised to the first gradient and is never reset unless the outer
@@ -83,8 +93,15 @@ func (r *SGDRule) Configure(v Values) error {
 	r.wd = float32(v.Float("weight_decay"))
 	r.nesterov = v.Bool("nesterov")
 	r.started = false
-	if r.nesterov && (r.mu == 0 || r.damp != 0) {
-		return fmt.Errorf("nesterov=true needs momentum > 0 and dampening = 0, have momentum=%g dampening=%g", r.mu, r.damp)
+	return r.Check(v)
+}
+
+// Check implements RuleChecker: Nesterov momentum needs momentum > 0 and
+// dampening 0 (as float32, the precision the rule runs at).
+func (r *SGDRule) Check(v Values) error {
+	mu, damp := float32(v.Float("momentum")), float32(v.Float("dampening"))
+	if v.Bool("nesterov") && (mu == 0 || damp != 0) {
+		return fmt.Errorf("nesterov=true needs momentum > 0 and dampening = 0, have momentum=%g dampening=%g", mu, damp)
 	}
 	return nil
 }
@@ -156,6 +173,10 @@ func (r *AdamRule) Configure(v Values) error {
 	r.t = 0
 	return nil
 }
+
+// Check implements RuleChecker: every combination of valid values is
+// valid together.
+func (r *AdamRule) Check(Values) error { return nil }
 
 // Update implements Rule.
 func (r *AdamRule) Update(w, g []float32, state [][]float32, lr float32) {

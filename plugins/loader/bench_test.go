@@ -188,7 +188,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 }
 
 func benchRoundTrip(b *testing.B, busy int, stepRPC bool) {
-	b.Setenv("LRSGD_TEST_BUSY_MS", fmt.Sprint(busy))
+	b.Setenv("LRSGD_PLUGIN_TEST_BUSY_MS", fmt.Sprint(busy))
 	ctx := context.Background()
 	opt, err := Open(ctx, "testplugin", Options{Dir: binDir, Logger: hclog.NewNullLogger(), StepRPC: stepRPC})
 	if err != nil {

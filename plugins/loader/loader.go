@@ -14,6 +14,10 @@
 // have the sha256 the manifest pins. Every RPC has a deadline; a plugin that
 // misses it, dies or is cancelled mid-call is killed, and the Optimizer
 // returns an error naming the plugin, its file and the call from then on.
+//
+// A plugin runs with a clean environment: only the variables PluginEnv
+// lets through, never the host's secrets (the store's DSN in
+// $LRSGD_STORAGE, libpq's PG* variables).
 package loader
 
 import (
@@ -57,6 +61,27 @@ const (
 	// initialises all the vectors.
 	InitTimeoutFactor = 4
 )
+
+// NotFoundError is the error of Open for a name that has no file in the
+// plugin directory.
+type NotFoundError struct {
+	Name string // the name asked for
+	Path string // the file that does not exist
+	Dir  string // the plugin directory
+	// Found are the executable files in Dir, sorted (nil if Dir could not
+	// be read).
+	Found []string
+	// DirErr is why Dir could not be read, or nil.
+	DirErr error
+}
+
+// Error implements error.
+func (e *NotFoundError) Error() string {
+	if e.DirErr != nil {
+		return fmt.Sprintf("plugin %q: no file %s: %v", e.Name, e.Path, e.DirErr)
+	}
+	return fmt.Sprintf("plugin %q: no file %s (plugins found there: %s)", e.Name, e.Path, orNone(e.Found))
+}
 
 // Options configure where plugins are found and how they are run.
 type Options struct {
@@ -179,7 +204,7 @@ func Open(ctx context.Context, name string, opts Options) (optimizer.Optimizer, 
 func executables(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("read plugin directory %s (set by --plugins, $%s or default %s): %w", dir, EnvDir, DefaultDir, err)
+		return nil, fmt.Errorf("read plugin directory %s (set by --plugins-dir, $%s or default %s): %w", dir, EnvDir, DefaultDir, err)
 	}
 	var names []string
 	for _, e := range entries {
@@ -207,13 +232,17 @@ func checkFile(name, path, manifest string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			names, _ := executables(filepath.Dir(path))
-			return nil, fmt.Errorf("plugin %q: no file %s (plugins found there: %s)", name, path, orNone(names))
+			dir := filepath.Dir(path)
+			names, dirErr := executables(dir)
+			return nil, &NotFoundError{Name: name, Path: path, Dir: dir, Found: names, DirErr: dirErr}
 		}
 		return nil, fmt.Errorf("plugin %q: %w", name, err)
 	}
-	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
-		return nil, fmt.Errorf("plugin %q: %s is not an executable file (mode %v); not started", name, path, fi.Mode())
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("plugin %q: %s is not a regular file (mode %v); not started", name, path, fi.Mode())
+	}
+	if fi.Mode().Perm()&0o111 == 0 {
+		return nil, fmt.Errorf("plugin %q: %s is not executable (mode %v; `chmod +x` it to use it as a plugin); not started", name, path, fi.Mode())
 	}
 	var want []byte
 	if manifest != "" {

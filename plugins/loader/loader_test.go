@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -340,7 +341,7 @@ func crashMidStep(t *testing.T, stepRPC bool) {
 	opts, _ := testOptions(t, dir)
 	opts.StepRPC = stepRPC
 	ctx := context.Background()
-	t.Setenv("LRSGD_TEST_CRASH_AT_STEP", "5")
+	t.Setenv("LRSGD_PLUGIN_TEST_CRASH_AT_STEP", "5")
 	o := open(t, "testplugin", opts)
 	b, err := o.Init(ctx, optimizer.InitConfig{NumParams: 100})
 	if err != nil {
@@ -355,8 +356,8 @@ func crashMidStep(t *testing.T, stepRPC bool) {
 		}
 	}
 	_, err = o.Step(ctx, optimizer.StepRequest{Step: 6, LR: 0.1})
-	if err == nil || !strings.Contains(err.Error(), "step 6: plugin stopped after an earlier failure") {
-		t.Fatalf("Step after the crash: %v, want a refusal naming the earlier failure", err)
+	if err == nil || !strings.Contains(err.Error(), "step 6: plugin stopped after an earlier failure") || !errors.Is(err, ErrPluginStopped) {
+		t.Fatalf("Step after the crash: %v, want a refusal naming the earlier failure, matching ErrPluginStopped", err)
 	}
 	b.Params[0] = 1 // the host's mapping outlives the plugin
 	if err := o.Close(); err != nil {
@@ -364,7 +365,7 @@ func crashMidStep(t *testing.T, stepRPC bool) {
 	}
 
 	// A fresh plugin starts and works.
-	t.Setenv("LRSGD_TEST_CRASH_AT_STEP", "")
+	t.Setenv("LRSGD_PLUGIN_TEST_CRASH_AT_STEP", "")
 	o2 := open(t, "testplugin", opts)
 	b2, err := o2.Init(ctx, optimizer.InitConfig{NumParams: 100})
 	if err != nil {
@@ -385,7 +386,7 @@ func hang(t *testing.T, stepRPC bool) {
 	opts.StepRPC = stepRPC
 	opts.RPCTimeout = 2 * time.Second
 	ctx := context.Background()
-	t.Setenv("LRSGD_TEST_HANG_AT_STEP", "2")
+	t.Setenv("LRSGD_PLUGIN_TEST_HANG_AT_STEP", "2")
 	o := open(t, "testplugin", opts)
 	b, err := o.Init(ctx, optimizer.InitConfig{NumParams: 10})
 	if err != nil {
@@ -393,8 +394,8 @@ func hang(t *testing.T, stepRPC bool) {
 	}
 	runSteps(t, o, b, 0, 2)
 	_, err = o.Step(ctx, optimizer.StepRequest{Step: 2, LR: 0.1})
-	want := fmt.Sprintf(`plugin "testplugin" (%s): step 2: no reply within 2s (RPC deadline`, filepath.Join(dir, "testplugin"))
-	if err == nil || !strings.Contains(err.Error(), want) {
+	want := fmt.Sprintf(`plugin "testplugin" (%s): step 2: no reply within 2s (RPC deadline, --rpc-timeout)`, filepath.Join(dir, "testplugin"))
+	if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, ErrPluginStopped) {
 		t.Fatalf("Step of a hung plugin: %v, want an error containing %q", err, want)
 	}
 	r := o.(*remote)
@@ -415,7 +416,7 @@ func cancel(t *testing.T, stepRPC bool) {
 	dir := pluginDir(t, "testplugin")
 	opts, _ := testOptions(t, dir)
 	opts.StepRPC = stepRPC
-	t.Setenv("LRSGD_TEST_HANG_AT_STEP", "0")
+	t.Setenv("LRSGD_PLUGIN_TEST_HANG_AT_STEP", "0")
 	o := open(t, "testplugin", opts)
 	if _, err := o.Init(context.Background(), optimizer.InitConfig{NumParams: 10}); err != nil {
 		t.Fatal(err)
@@ -432,10 +433,11 @@ func cancel(t *testing.T, stepRPC bool) {
 func TestRefusals(t *testing.T) {
 	dir := pluginDir(t, "testplugin", "notplugin")
 	marker := filepath.Join(t.TempDir(), "ran")
-	t.Setenv("LRSGD_TEST_TOUCH", marker)
+	t.Setenv("LRSGD_PLUGIN_TEST_TOUCH", marker)
 	script := filepath.Join(dir, "script")
 	os.WriteFile(script, []byte("#!/bin/sh\ntouch "+marker+"\n"), 0o755)
 	os.WriteFile(filepath.Join(dir, "data"), []byte("x"), 0o644)
+	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
 	sum := func(name string) string {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
@@ -455,7 +457,8 @@ func TestRefusals(t *testing.T) {
 	}{
 		{"not a plugin (Go program)", "notplugin", "", "", []string{`plugin "notplugin"`, filepath.Join(dir, "notplugin") + " is not an LRSGD optimizer plugin", "not started"}, false},
 		{"not a plugin (script)", "script", "", "", []string{script + " is not an LRSGD optimizer plugin"}, false},
-		{"not executable", "data", "", "", []string{filepath.Join(dir, "data") + " is not an executable file"}, false},
+		{"not executable", "data", "", "", []string{filepath.Join(dir, "data") + " is not executable (mode -rw-r--r--; `chmod +x` it"}, false},
+		{"a folder", "sub", "", "", []string{filepath.Join(dir, "sub") + " is not a regular file (mode d"}, false},
 		{"missing", "nosuch", "", "", []string{`plugin "nosuch": no file ` + filepath.Join(dir, "nosuch"), "plugins found there: notplugin, script, testplugin"}, false},
 		{"path as name", "../testplugin", "", "", []string{"not a plugin name"}, false},
 		{"checksum mismatch", "testplugin", wrong, "", []string{filepath.Join(dir, "testplugin") + " fails its pinned checksum: sha256 " + sum("testplugin"), "pins " + strings.Repeat("00", 32), "not started"}, false},
@@ -465,7 +468,7 @@ func TestRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			os.Remove(marker)
-			t.Setenv("LRSGD_TEST_PROTOCOL", tt.env)
+			t.Setenv("LRSGD_PLUGIN_TEST_PROTOCOL", tt.env)
 			opts, _ := testOptions(t, dir)
 			opts.Manifest = tt.manifest
 			o, err := Open(context.Background(), tt.plugin, opts)
@@ -477,6 +480,10 @@ func TestRefusals(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("Open(%q): %v\nwant it to contain %q", tt.plugin, err, w)
 				}
+			}
+			var nf *NotFoundError
+			if errors.As(err, &nf) != (tt.name == "missing") {
+				t.Errorf("Open(%q): %v is a *NotFoundError: %v", tt.plugin, err, nf != nil)
 			}
 			if _, statErr := os.Stat(marker); (statErr == nil) != tt.ran {
 				t.Errorf("Open(%q): binary ran = %v, want %v", tt.plugin, statErr == nil, tt.ran)

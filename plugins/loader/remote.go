@@ -46,7 +46,13 @@ type remote struct {
 	useSteps    bool          // the plugin serves the step channel (its last Init said so)
 	failed      error         // set when the process was stopped after a failure
 	closed      bool
+	noCheck     bool // the plugin predates the Check RPC
 }
+
+var (
+	_ optimizer.Optimizer = (*remote)(nil)
+	_ optimizer.Checker   = (*remote)(nil)
+)
 
 // start checks and launches the plugin, then asks it to describe itself.
 func start(ctx context.Context, name string, opts Options) (_ *remote, err error) {
@@ -77,6 +83,9 @@ func start(ctx context.Context, name string, opts Options) (_ *remote, err error
 		}
 	}()
 	r.cmd = exec.Command(path)
+	// go-plugin appends its handshake variables to cmd.Env; SkipHostEnv
+	// below keeps it from adding the host's whole environment first.
+	r.cmd.Env = withTempDir(PluginEnv(os.Environ()))
 	r.cmd.ExtraFiles = []*os.File{memfd} // descriptor sdk.ShmFD in the plugin
 	var stepChild *os.File
 	if !opts.stepRPC() {
@@ -100,6 +109,7 @@ func start(ctx context.Context, name string, opts Options) (_ *remote, err error
 		Logger:           r.logger,
 		Stderr:           r.stderr,
 		StartTimeout:     max(InitTimeoutFactor*r.timeout, minStartTimeout),
+		SkipHostEnv:      true,
 	}
 	if pinned != nil {
 		cfg.SecureConfig = &plugin.SecureConfig{Checksum: pinned, Hash: sha256.New()}
@@ -129,8 +139,8 @@ func start(ctx context.Context, name string, opts Options) (_ *remote, err error
 	if err != nil {
 		return nil, err
 	}
-	if r.desc.StateVectors < 0 {
-		return nil, fmt.Errorf("plugin %q (%s): describes %d state vectors", name, path, r.desc.StateVectors)
+	if err := optimizer.CheckDescription(r.desc); err != nil {
+		return nil, fmt.Errorf("plugin %q (%s): describe: invalid description: %w; not used", name, path, err)
 	}
 	return r, nil
 }
@@ -151,10 +161,10 @@ func stepPair() (host, child *os.File, err error) {
 // deadline or was cancelled mid-call is stopped and refuses further calls.
 func (r *remote) call(ctx context.Context, op string, timeout time.Duration, f func(context.Context) error) error {
 	if r.closed {
-		return fmt.Errorf("plugin %q: %s after Close", r.name, op)
+		return stopped(fmt.Errorf("plugin %q: %s after Close", r.name, op))
 	}
 	if r.failed != nil {
-		return fmt.Errorf("plugin %q (%s): %s: plugin stopped after an earlier failure: %w", r.name, r.path, op, r.failed)
+		return stopped(fmt.Errorf("plugin %q (%s): %s: plugin stopped after an earlier failure: %w", r.name, r.path, op, r.failed))
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -169,22 +179,32 @@ func (r *remote) call(ctx context.Context, op string, timeout time.Duration, f f
 		state := r.exitState()
 		if state == "" {
 			r.fail(fmt.Errorf("lost the connection: %s", st.Message()))
-			return fmt.Errorf("%s: lost the connection to the plugin (%s); plugin stopped", prefix, st.Message())
+			return stopped(fmt.Errorf("%s: lost the connection to the plugin (%s); plugin stopped", prefix, st.Message()))
 		}
 		r.fail(fmt.Errorf("plugin process died (%s)", state))
-		return fmt.Errorf("%s: plugin process died (%s)%s", prefix, state, r.stderr.suffix())
+		return stopped(fmt.Errorf("%s: plugin process died (%s)%s", prefix, state, r.stderr.suffix()))
 	case ctx.Err() != nil:
 		r.fail(fmt.Errorf("%s cancelled: %w", op, ctx.Err()))
-		return fmt.Errorf("%s: %w; plugin stopped", prefix, ctx.Err())
+		return stopped(fmt.Errorf("%s: %w; plugin stopped", prefix, ctx.Err()))
 	case st.Code() == codes.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded):
 		r.fail(fmt.Errorf("%s missed its %v deadline", op, timeout))
-		return fmt.Errorf("%s: no reply within %v (RPC deadline, loader.Options.RPCTimeout): the plugin hangs or is too slow; plugin stopped", prefix, timeout)
+		return stopped(fmt.Errorf("%s: no reply within %v (RPC deadline, --rpc-timeout): the plugin hangs or is too slow; plugin stopped", prefix, timeout))
 	case st.Code() == codes.Unknown:
 		return fmt.Errorf("%s: %w", prefix, err)
 	default:
 		return fmt.Errorf("%s: %s", prefix, st.Message())
 	}
 }
+
+// stoppedError is an error after which the plugin is stopped; it matches
+// ErrPluginStopped.
+type stoppedError struct{ err error }
+
+func stopped(err error) error { return &stoppedError{err} }
+
+func (e *stoppedError) Error() string        { return e.err.Error() }
+func (e *stoppedError) Unwrap() error        { return e.err }
+func (e *stoppedError) Is(target error) bool { return target == ErrPluginStopped }
 
 // exitState describes how the process ended, e.g. "signal: killed", or
 // returns "" if it is still running two seconds after the connection
@@ -279,6 +299,38 @@ func (r *remote) Init(ctx context.Context, cfg optimizer.InitConfig) (optimizer.
 		return optimizer.Buffers{}, err
 	}
 	return r.mapping.Buffers(), nil
+}
+
+// Check implements optimizer.Checker: the plugin judges cfg without
+// starting a run (the Check RPC). A plugin built before the RPC existed
+// answers Unimplemented; Check then, and from then on, judges the names
+// and ranges on the plugin's Description (optimizer.CheckHyperparams)
+// alone, and logs once that the plugin's own rules were not checked.
+func (r *remote) Check(ctx context.Context, cfg optimizer.CheckConfig) error {
+	switch {
+	case r.closed || r.failed != nil:
+		return r.call(ctx, "check", r.timeout, nil)
+	case cfg.NumParams < 0:
+		return fmt.Errorf("plugin %q: check: NumParams=%d, want at least 0 (0: not known)", r.name, cfg.NumParams)
+	}
+	if !r.noCheck {
+		err := r.call(ctx, "check", r.timeout, func(ctx context.Context) error {
+			err := r.rpc.Check(ctx, cfg)
+			if status.Code(err) == codes.Unimplemented {
+				r.noCheck = true
+				return nil
+			}
+			return err
+		})
+		if err != nil || !r.noCheck {
+			return err
+		}
+		r.logger.Info("plugin predates the Check RPC: its hyperparameters are checked against its description only", "plugin", r.name, "path", r.path)
+	}
+	if err := optimizer.CheckHyperparams(r.desc, cfg.Hyperparams); err != nil {
+		return fmt.Errorf("plugin %q (%s): check: %w", r.name, r.path, err)
+	}
+	return nil
 }
 
 // Step implements optimizer.Optimizer.

@@ -138,6 +138,28 @@ func TestCheckSpecs(t *testing.T) {
 	}
 }
 
+func TestCheckDescription(t *testing.T) {
+	tests := []struct {
+		d    optimizer.Description
+		want string // the error; "" for none
+	}{
+		{optimizer.Description{Name: "x", StateVectors: 2, Hyperparams: []optimizer.HyperparamSpec{floatSpec, enumSpec}}, ""},
+		{optimizer.Description{Name: "x"}, ""},
+		{optimizer.Description{Name: "x", StateVectors: -1}, "-1 state vectors, want at least 0"},
+		{optimizer.Description{Name: "x", Hyperparams: []optimizer.HyperparamSpec{floatSpec, floatSpec}}, `hyperparameter "gamma" declared twice`},
+		{optimizer.Description{Name: "x", Hyperparams: []optimizer.HyperparamSpec{{Name: "a", Type: optimizer.Float, Default: "5", Min: 0, Max: 1}}},
+			`default of a: hyperparameter a="5": want a number in [0, 1]`},
+		{optimizer.Description{Name: "x", Hyperparams: []optimizer.HyperparamSpec{{Name: "a", Type: "complex", Default: "1"}}},
+			`default of a: hyperparameter a: unknown type "complex" in the optimizer's description`},
+	}
+	for _, tt := range tests {
+		err := optimizer.CheckDescription(tt.d)
+		if (err == nil) != (tt.want == "") || err != nil && err.Error() != tt.want {
+			t.Errorf("CheckDescription(%+v) = %v, want %q", tt.d, err, tt.want)
+		}
+	}
+}
+
 func TestResolveValues(t *testing.T) {
 	specs := []optimizer.HyperparamSpec{floatSpec, intSpec, boolSpec, enumSpec}
 	v, err := optimizer.ResolveValues(specs, map[string]string{"m": " 3", "nesterov": "true"}, map[string]string{"m": "5", "gamma": "0.5"})

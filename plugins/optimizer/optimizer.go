@@ -17,7 +17,10 @@
 // standard library.
 package optimizer
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // ParamType is the type of a hyperparameter value.
 type ParamType string
@@ -58,6 +61,47 @@ type InitConfig struct {
 	Hyperparams map[string]string
 	NumParams   int    // number of float32 parameters
 	Seed        uint64 // seeds every random choice the optimizer makes (e.g. M_t draws)
+}
+
+// CheckConfig is a run's configuration as Checker.Check judges it: what
+// Init will be given and the learning rate of the run's first Step.
+type CheckConfig struct {
+	// InitConfig is the configuration Init will receive. NumParams may be
+	// 0 when it is not known yet (the model is not built): the optimizer
+	// then judges the configuration as if for a single parameter.
+	InitConfig
+	// LR is the learning rate α of the run's first Step (the schedule's
+	// initial lr), for the rules that depend on it, such as λ_t =
+	// lambda_coef/α > δ. 0 means not known: those rules are not judged.
+	LR float64
+}
+
+// Checker is implemented by optimizers that can judge a configuration
+// without being initialised. Check reports the error Init would return
+// for cfg.InitConfig (unknown names, values out of range, values that are
+// invalid together, such as Nesterov momentum with dampening) and the one
+// the first Step at cfg.LR would return (a λ_t the optimizer cannot use),
+// or nil. It allocates no vectors and leaves the optimizer as it was, so
+// it may be called at any time, also between Steps.
+//
+// A host calls it before anything is written about a run; the plugin
+// server forwards it, and a plugin built before the Check RPC existed is
+// judged on its Describe alone.
+type Checker interface {
+	Check(ctx context.Context, cfg CheckConfig) error
+}
+
+// CheckDescription validates what an optimizer says about itself: a
+// non-negative number of state vectors and hyperparameter declarations
+// that CheckSpecs accepts (names non-empty and unique, bounds numbers,
+// every default valid for its own spec). The plugin loader runs it on the
+// Describe of every plugin it opens, so every command refuses the same
+// descriptions.
+func CheckDescription(d Description) error {
+	if d.StateVectors < 0 {
+		return fmt.Errorf("%d state vectors, want at least 0", d.StateVectors)
+	}
+	return CheckSpecs(d.Hyperparams)
 }
 
 // Buffers are the vectors shared between the host and the optimizer.

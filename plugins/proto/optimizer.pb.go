@@ -872,6 +872,113 @@ func (*CloseResponse) Descriptor() ([]byte, []int) {
 	return file_optimizer_proto_rawDescGZIP(), []int{14}
 }
 
+type CheckRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Hyperparams map[string]string      `protobuf:"bytes,1,rep,name=hyperparams,proto3" json:"hyperparams,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// num_params is the run's number of parameters; 0 when not known yet.
+	NumParams uint64 `protobuf:"varint,2,opt,name=num_params,json=numParams,proto3" json:"num_params,omitempty"`
+	Seed      uint64 `protobuf:"varint,3,opt,name=seed,proto3" json:"seed,omitempty"`
+	// lr is the learning rate of the run's first step; 0 when not known
+	// (the rules that depend on it are then not judged).
+	Lr            float64 `protobuf:"fixed64,4,opt,name=lr,proto3" json:"lr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckRequest) Reset() {
+	*x = CheckRequest{}
+	mi := &file_optimizer_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckRequest) ProtoMessage() {}
+
+func (x *CheckRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_optimizer_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckRequest.ProtoReflect.Descriptor instead.
+func (*CheckRequest) Descriptor() ([]byte, []int) {
+	return file_optimizer_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CheckRequest) GetHyperparams() map[string]string {
+	if x != nil {
+		return x.Hyperparams
+	}
+	return nil
+}
+
+func (x *CheckRequest) GetNumParams() uint64 {
+	if x != nil {
+		return x.NumParams
+	}
+	return 0
+}
+
+func (x *CheckRequest) GetSeed() uint64 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
+func (x *CheckRequest) GetLr() float64 {
+	if x != nil {
+		return x.Lr
+	}
+	return 0
+}
+
+type CheckResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckResponse) Reset() {
+	*x = CheckResponse{}
+	mi := &file_optimizer_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckResponse) ProtoMessage() {}
+
+func (x *CheckResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_optimizer_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckResponse.ProtoReflect.Descriptor instead.
+func (*CheckResponse) Descriptor() ([]byte, []int) {
+	return file_optimizer_proto_rawDescGZIP(), []int{16}
+}
+
 // StepReply is the plugin's answer to a StepRequest on the step channel:
 // the response, or the gRPC status code and message the Step RPC would
 // have returned.
@@ -886,7 +993,7 @@ type StepReply struct {
 
 func (x *StepReply) Reset() {
 	*x = StepReply{}
-	mi := &file_optimizer_proto_msgTypes[15]
+	mi := &file_optimizer_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -898,7 +1005,7 @@ func (x *StepReply) String() string {
 func (*StepReply) ProtoMessage() {}
 
 func (x *StepReply) ProtoReflect() protoreflect.Message {
-	mi := &file_optimizer_proto_msgTypes[15]
+	mi := &file_optimizer_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -911,7 +1018,7 @@ func (x *StepReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepReply.ProtoReflect.Descriptor instead.
 func (*StepReply) Descriptor() ([]byte, []int) {
-	return file_optimizer_proto_rawDescGZIP(), []int{15}
+	return file_optimizer_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StepReply) GetResponse() *StepResponse {
@@ -996,18 +1103,29 @@ const file_optimizer_proto_rawDesc = "" +
 	"\x05state\x18\x01 \x01(\fR\x05state\"\x11\n" +
 	"\x0fRestoreResponse\"\x0e\n" +
 	"\fCloseRequest\"\x0f\n" +
-	"\rCloseResponse\"w\n" +
+	"\rCloseResponse\"\xe6\x01\n" +
+	"\fCheckRequest\x12S\n" +
+	"\vhyperparams\x18\x01 \x03(\v21.lrsgd.optimizer.v1.CheckRequest.HyperparamsEntryR\vhyperparams\x12\x1d\n" +
+	"\n" +
+	"num_params\x18\x02 \x01(\x04R\tnumParams\x12\x12\n" +
+	"\x04seed\x18\x03 \x01(\x04R\x04seed\x12\x0e\n" +
+	"\x02lr\x18\x04 \x01(\x01R\x02lr\x1a>\n" +
+	"\x10HyperparamsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x0f\n" +
+	"\rCheckResponse\"w\n" +
 	"\tStepReply\x12<\n" +
 	"\bresponse\x18\x01 \x01(\v2 .lrsgd.optimizer.v1.StepResponseR\bresponse\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\rR\x04code\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage2\xe5\x03\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage2\xb3\x04\n" +
 	"\tOptimizer\x12U\n" +
 	"\bDescribe\x12#.lrsgd.optimizer.v1.DescribeRequest\x1a$.lrsgd.optimizer.v1.DescribeResponse\x12I\n" +
 	"\x04Init\x12\x1f.lrsgd.optimizer.v1.InitRequest\x1a .lrsgd.optimizer.v1.InitResponse\x12I\n" +
 	"\x04Step\x12\x1f.lrsgd.optimizer.v1.StepRequest\x1a .lrsgd.optimizer.v1.StepResponse\x12I\n" +
 	"\x04Save\x12\x1f.lrsgd.optimizer.v1.SaveRequest\x1a .lrsgd.optimizer.v1.SaveResponse\x12R\n" +
 	"\aRestore\x12\".lrsgd.optimizer.v1.RestoreRequest\x1a#.lrsgd.optimizer.v1.RestoreResponse\x12L\n" +
-	"\x05Close\x12 .lrsgd.optimizer.v1.CloseRequest\x1a!.lrsgd.optimizer.v1.CloseResponseB*Z(github.com/lrsgd-lab/lrsgd/plugins/protob\x06proto3"
+	"\x05Close\x12 .lrsgd.optimizer.v1.CloseRequest\x1a!.lrsgd.optimizer.v1.CloseResponse\x12L\n" +
+	"\x05Check\x12 .lrsgd.optimizer.v1.CheckRequest\x1a!.lrsgd.optimizer.v1.CheckResponseB*Z(github.com/lrsgd-lab/lrsgd/plugins/protob\x06proto3"
 
 var (
 	file_optimizer_proto_rawDescOnce sync.Once
@@ -1021,7 +1139,7 @@ func file_optimizer_proto_rawDescGZIP() []byte {
 	return file_optimizer_proto_rawDescData
 }
 
-var file_optimizer_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_optimizer_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_optimizer_proto_goTypes = []any{
 	(*HyperparamSpec)(nil),   // 0: lrsgd.optimizer.v1.HyperparamSpec
 	(*Description)(nil),      // 1: lrsgd.optimizer.v1.Description
@@ -1038,32 +1156,38 @@ var file_optimizer_proto_goTypes = []any{
 	(*RestoreResponse)(nil),  // 12: lrsgd.optimizer.v1.RestoreResponse
 	(*CloseRequest)(nil),     // 13: lrsgd.optimizer.v1.CloseRequest
 	(*CloseResponse)(nil),    // 14: lrsgd.optimizer.v1.CloseResponse
-	(*StepReply)(nil),        // 15: lrsgd.optimizer.v1.StepReply
-	nil,                      // 16: lrsgd.optimizer.v1.InitRequest.HyperparamsEntry
+	(*CheckRequest)(nil),     // 15: lrsgd.optimizer.v1.CheckRequest
+	(*CheckResponse)(nil),    // 16: lrsgd.optimizer.v1.CheckResponse
+	(*StepReply)(nil),        // 17: lrsgd.optimizer.v1.StepReply
+	nil,                      // 18: lrsgd.optimizer.v1.InitRequest.HyperparamsEntry
+	nil,                      // 19: lrsgd.optimizer.v1.CheckRequest.HyperparamsEntry
 }
 var file_optimizer_proto_depIdxs = []int32{
 	0,  // 0: lrsgd.optimizer.v1.Description.hyperparams:type_name -> lrsgd.optimizer.v1.HyperparamSpec
 	1,  // 1: lrsgd.optimizer.v1.DescribeResponse.description:type_name -> lrsgd.optimizer.v1.Description
-	16, // 2: lrsgd.optimizer.v1.InitRequest.hyperparams:type_name -> lrsgd.optimizer.v1.InitRequest.HyperparamsEntry
+	18, // 2: lrsgd.optimizer.v1.InitRequest.hyperparams:type_name -> lrsgd.optimizer.v1.InitRequest.HyperparamsEntry
 	4,  // 3: lrsgd.optimizer.v1.InitRequest.layout:type_name -> lrsgd.optimizer.v1.Layout
-	8,  // 4: lrsgd.optimizer.v1.StepReply.response:type_name -> lrsgd.optimizer.v1.StepResponse
-	2,  // 5: lrsgd.optimizer.v1.Optimizer.Describe:input_type -> lrsgd.optimizer.v1.DescribeRequest
-	5,  // 6: lrsgd.optimizer.v1.Optimizer.Init:input_type -> lrsgd.optimizer.v1.InitRequest
-	7,  // 7: lrsgd.optimizer.v1.Optimizer.Step:input_type -> lrsgd.optimizer.v1.StepRequest
-	9,  // 8: lrsgd.optimizer.v1.Optimizer.Save:input_type -> lrsgd.optimizer.v1.SaveRequest
-	11, // 9: lrsgd.optimizer.v1.Optimizer.Restore:input_type -> lrsgd.optimizer.v1.RestoreRequest
-	13, // 10: lrsgd.optimizer.v1.Optimizer.Close:input_type -> lrsgd.optimizer.v1.CloseRequest
-	3,  // 11: lrsgd.optimizer.v1.Optimizer.Describe:output_type -> lrsgd.optimizer.v1.DescribeResponse
-	6,  // 12: lrsgd.optimizer.v1.Optimizer.Init:output_type -> lrsgd.optimizer.v1.InitResponse
-	8,  // 13: lrsgd.optimizer.v1.Optimizer.Step:output_type -> lrsgd.optimizer.v1.StepResponse
-	10, // 14: lrsgd.optimizer.v1.Optimizer.Save:output_type -> lrsgd.optimizer.v1.SaveResponse
-	12, // 15: lrsgd.optimizer.v1.Optimizer.Restore:output_type -> lrsgd.optimizer.v1.RestoreResponse
-	14, // 16: lrsgd.optimizer.v1.Optimizer.Close:output_type -> lrsgd.optimizer.v1.CloseResponse
-	11, // [11:17] is the sub-list for method output_type
-	5,  // [5:11] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	19, // 4: lrsgd.optimizer.v1.CheckRequest.hyperparams:type_name -> lrsgd.optimizer.v1.CheckRequest.HyperparamsEntry
+	8,  // 5: lrsgd.optimizer.v1.StepReply.response:type_name -> lrsgd.optimizer.v1.StepResponse
+	2,  // 6: lrsgd.optimizer.v1.Optimizer.Describe:input_type -> lrsgd.optimizer.v1.DescribeRequest
+	5,  // 7: lrsgd.optimizer.v1.Optimizer.Init:input_type -> lrsgd.optimizer.v1.InitRequest
+	7,  // 8: lrsgd.optimizer.v1.Optimizer.Step:input_type -> lrsgd.optimizer.v1.StepRequest
+	9,  // 9: lrsgd.optimizer.v1.Optimizer.Save:input_type -> lrsgd.optimizer.v1.SaveRequest
+	11, // 10: lrsgd.optimizer.v1.Optimizer.Restore:input_type -> lrsgd.optimizer.v1.RestoreRequest
+	13, // 11: lrsgd.optimizer.v1.Optimizer.Close:input_type -> lrsgd.optimizer.v1.CloseRequest
+	15, // 12: lrsgd.optimizer.v1.Optimizer.Check:input_type -> lrsgd.optimizer.v1.CheckRequest
+	3,  // 13: lrsgd.optimizer.v1.Optimizer.Describe:output_type -> lrsgd.optimizer.v1.DescribeResponse
+	6,  // 14: lrsgd.optimizer.v1.Optimizer.Init:output_type -> lrsgd.optimizer.v1.InitResponse
+	8,  // 15: lrsgd.optimizer.v1.Optimizer.Step:output_type -> lrsgd.optimizer.v1.StepResponse
+	10, // 16: lrsgd.optimizer.v1.Optimizer.Save:output_type -> lrsgd.optimizer.v1.SaveResponse
+	12, // 17: lrsgd.optimizer.v1.Optimizer.Restore:output_type -> lrsgd.optimizer.v1.RestoreResponse
+	14, // 18: lrsgd.optimizer.v1.Optimizer.Close:output_type -> lrsgd.optimizer.v1.CloseResponse
+	16, // 19: lrsgd.optimizer.v1.Optimizer.Check:output_type -> lrsgd.optimizer.v1.CheckResponse
+	13, // [13:20] is the sub-list for method output_type
+	6,  // [6:13] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_optimizer_proto_init() }
@@ -1077,7 +1201,7 @@ func file_optimizer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_optimizer_proto_rawDesc), len(file_optimizer_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -32,6 +32,7 @@ const (
 	Optimizer_Save_FullMethodName     = "/lrsgd.optimizer.v1.Optimizer/Save"
 	Optimizer_Restore_FullMethodName  = "/lrsgd.optimizer.v1.Optimizer/Restore"
 	Optimizer_Close_FullMethodName    = "/lrsgd.optimizer.v1.Optimizer/Close"
+	Optimizer_Check_FullMethodName    = "/lrsgd.optimizer.v1.Optimizer/Check"
 )
 
 // OptimizerClient is the client API for Optimizer service.
@@ -53,6 +54,14 @@ type OptimizerClient interface {
 	Restore(ctx context.Context, in *RestoreRequest, opts ...grpc.CallOption) (*RestoreResponse, error)
 	// Close unmaps the shared memory and releases the optimizer.
 	Close(ctx context.Context, in *CloseRequest, opts ...grpc.CallOption) (*CloseResponse, error)
+	// Check judges a whole configuration without starting a run: the
+	// hyperparameters' names and ranges, the rules across them that Init
+	// would refuse, and those that depend on the learning rate. It maps no
+	// memory and leaves the optimizer as it was; a refusal is
+	// INVALID_ARGUMENT. Added after protocol version 1 shipped: a plugin
+	// built before answers UNIMPLEMENTED, and hosts then judge the
+	// hyperparameters on the plugin's Description alone.
+	Check(ctx context.Context, in *CheckRequest, opts ...grpc.CallOption) (*CheckResponse, error)
 }
 
 type optimizerClient struct {
@@ -123,6 +132,16 @@ func (c *optimizerClient) Close(ctx context.Context, in *CloseRequest, opts ...g
 	return out, nil
 }
 
+func (c *optimizerClient) Check(ctx context.Context, in *CheckRequest, opts ...grpc.CallOption) (*CheckResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckResponse)
+	err := c.cc.Invoke(ctx, Optimizer_Check_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OptimizerServer is the server API for Optimizer service.
 // All implementations must embed UnimplementedOptimizerServer
 // for forward compatibility.
@@ -142,6 +161,14 @@ type OptimizerServer interface {
 	Restore(context.Context, *RestoreRequest) (*RestoreResponse, error)
 	// Close unmaps the shared memory and releases the optimizer.
 	Close(context.Context, *CloseRequest) (*CloseResponse, error)
+	// Check judges a whole configuration without starting a run: the
+	// hyperparameters' names and ranges, the rules across them that Init
+	// would refuse, and those that depend on the learning rate. It maps no
+	// memory and leaves the optimizer as it was; a refusal is
+	// INVALID_ARGUMENT. Added after protocol version 1 shipped: a plugin
+	// built before answers UNIMPLEMENTED, and hosts then judge the
+	// hyperparameters on the plugin's Description alone.
+	Check(context.Context, *CheckRequest) (*CheckResponse, error)
 	mustEmbedUnimplementedOptimizerServer()
 }
 
@@ -169,6 +196,9 @@ func (UnimplementedOptimizerServer) Restore(context.Context, *RestoreRequest) (*
 }
 func (UnimplementedOptimizerServer) Close(context.Context, *CloseRequest) (*CloseResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Close not implemented")
+}
+func (UnimplementedOptimizerServer) Check(context.Context, *CheckRequest) (*CheckResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Check not implemented")
 }
 func (UnimplementedOptimizerServer) mustEmbedUnimplementedOptimizerServer() {}
 func (UnimplementedOptimizerServer) testEmbeddedByValue()                   {}
@@ -299,6 +329,24 @@ func _Optimizer_Close_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Optimizer_Check_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OptimizerServer).Check(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Optimizer_Check_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OptimizerServer).Check(ctx, req.(*CheckRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Optimizer_ServiceDesc is the grpc.ServiceDesc for Optimizer service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -329,6 +377,10 @@ var Optimizer_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Close",
 			Handler:    _Optimizer_Close_Handler,
+		},
+		{
+			MethodName: "Check",
+			Handler:    _Optimizer_Check_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -59,6 +59,19 @@ func (c *Client) Init(ctx context.Context, cfg optimizer.InitConfig, l shm.Layou
 	return r.GetStepChannel(), err
 }
 
+// Check asks the plugin to judge cfg without starting a run (see
+// optimizer.Checker). A refusal is codes.InvalidArgument; a plugin built
+// before the Check RPC existed answers codes.Unimplemented.
+func (c *Client) Check(ctx context.Context, cfg optimizer.CheckConfig) error {
+	_, err := c.rpc.Check(ctx, &pb.CheckRequest{
+		Hyperparams: cfg.Hyperparams,
+		NumParams:   uint64(max(cfg.NumParams, 0)),
+		Seed:        cfg.Seed,
+		Lr:          cfg.LR,
+	})
+	return err
+}
+
 // Step asks for one inner step over the shared buffers.
 func (c *Client) Step(ctx context.Context, req optimizer.StepRequest) (optimizer.StepResult, error) {
 	r, _, err := c.StepTimed(ctx, req)

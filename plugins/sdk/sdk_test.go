@@ -98,9 +98,23 @@ func newHarness(t *testing.T, impl optimizer.Optimizer) *harness {
 		}
 		return nil
 	}
+	rpc := serveInProcess(t, &pb.Optimizer_ServiceDesc, newServer(impl, nil, open))
+	h := &harness{client: NewClient(rpc), file: f, fd: fd, stepFD: pair[1], stepDup: stepDup, steps: steps}
+	h.desc, err = h.client.Describe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// init prepares the shared memory as the loader does and sends Init.
+// serveInProcess serves srv under the service description desc on a gRPC
+// server in-process, over an in-memory connection, and returns a client.
+func serveInProcess(t *testing.T, desc *grpc.ServiceDesc, srv pb.OptimizerServer) pb.OptimizerClient {
+	t.Helper()
 	lis := bufconn.Listen(1 << 20)
 	s := grpc.NewServer()
-	pb.RegisterOptimizerServer(s, newServer(impl, nil, open))
+	s.RegisterService(desc, srv)
 	go s.Serve(lis)
 	t.Cleanup(s.Stop)
 	conn, err := grpc.NewClient("passthrough:///bufconn",
@@ -110,15 +124,9 @@ func newHarness(t *testing.T, impl optimizer.Optimizer) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	h := &harness{client: NewClient(pb.NewOptimizerClient(conn)), file: f, fd: fd, stepFD: pair[1], stepDup: stepDup, steps: steps}
-	h.desc, err = h.client.Describe(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
+	return pb.NewOptimizerClient(conn)
 }
 
-// init prepares the shared memory as the loader does and sends Init.
 func (h *harness) init(t *testing.T, cfg optimizer.InitConfig, nonce, headerNonce uint64) (optimizer.Buffers, error) {
 	t.Helper()
 	l, err := shm.NewLayout(cfg.NumParams, h.desc.StateVectors)

@@ -70,17 +70,29 @@ func (s *server) Describe(ctx context.Context, _ *pb.DescribeRequest) (_ *pb.Des
 	return &pb.DescribeResponse{Description: descriptionToProto(d)}, nil
 }
 
+// checkHyperparams returns the optimizer's description after checking hp
+// against it (optimizer.CheckHyperparams, what Init and Check run before
+// the optimizer sees hp): a refusal is InvalidArgument, a failing
+// Describe Internal.
+func (s *server) checkHyperparams(ctx context.Context, hp map[string]string) (optimizer.Description, error) {
+	d, err := s.impl.Describe(ctx)
+	if err != nil {
+		return d, status.Error(codes.Internal, err.Error())
+	}
+	if err := optimizer.CheckHyperparams(d, hp); err != nil {
+		return d, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return d, nil
+}
+
 func (s *server) Init(ctx context.Context, req *pb.InitRequest) (_ *pb.InitResponse, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer s.guard("Init", &err)
 	s.ready = false
-	d, err := s.impl.Describe(ctx)
+	d, err := s.checkHyperparams(ctx, req.GetHyperparams())
 	if err != nil {
-		return nil, status.Error(codes.Internal, err.Error())
-	}
-	if err := optimizer.CheckHyperparams(d, req.GetHyperparams()); err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
+		return nil, err
 	}
 	pl := req.GetLayout()
 	if pl == nil {
@@ -218,6 +230,31 @@ func (s *server) Close(_ context.Context, _ *pb.CloseRequest) (_ *pb.CloseRespon
 		return nil, status.Error(codes.Aborted, err.Error())
 	}
 	return &pb.CloseResponse{}, nil
+}
+
+// Check judges a configuration without touching the shared memory or the
+// optimizer's state: the names and ranges as Init checks them
+// (optimizer.CheckHyperparams), then, if the optimizer implements
+// optimizer.Checker, its own rules. A refusal is InvalidArgument.
+func (s *server) Check(ctx context.Context, req *pb.CheckRequest) (_ *pb.CheckResponse, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer s.guard("Check", &err)
+	if _, err := s.checkHyperparams(ctx, req.GetHyperparams()); err != nil {
+		return nil, err
+	}
+	c, ok := s.impl.(optimizer.Checker)
+	if !ok {
+		return &pb.CheckResponse{}, nil
+	}
+	cfg := optimizer.CheckConfig{
+		InitConfig: optimizer.InitConfig{Hyperparams: req.GetHyperparams(), NumParams: int(req.GetNumParams()), Seed: req.GetSeed()},
+		LR:         req.GetLr(),
+	}
+	if err := c.Check(ctx, cfg); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return &pb.CheckResponse{}, nil
 }
 
 // release unmaps the shared memory. The optimizer must not touch the old

@@ -8,7 +8,7 @@ import (
 )
 
 func main() {
-	if p := os.Getenv("LRSGD_TEST_TOUCH"); p != "" {
+	if p := os.Getenv("LRSGD_PLUGIN_TEST_TOUCH"); p != "" {
 		_ = os.WriteFile(p, []byte("ran\n"), 0o644)
 	}
 	fmt.Println("hello")
