@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/c-bata/goptuna"
 )
@@ -108,13 +110,25 @@ func (s *Store) StudyByName(ctx context.Context, name string) (Study, error) {
 		if st.Name == name {
 			return st, nil
 		}
-		names[i] = st.Name
+		names[i] = Printable(st.Name)
 	}
 	have := "none"
 	if len(names) > 0 {
 		have = strings.Join(names, ", ")
 	}
 	return Study{}, fmt.Errorf("study %q: %w (the store holds: %s)", name, ErrNoStudy, have)
+}
+
+// Printable returns a name read from the store (a study's, say) as it may
+// be printed on a terminal: the name itself, or the name quoted with Go's
+// escapes (%q) when it holds control or other invisible characters, which
+// printed raw could rewrite the terminal. Stores written by older versions
+// of the lab, or by goptuna directly, may hold such names.
+func Printable(name string) string {
+	if strings.ContainsFunc(name, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) {
+		return strconv.Quote(name)
+	}
+	return name
 }
 
 // TrialsOf returns the trials of the named study (see StudyByName and

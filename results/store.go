@@ -14,6 +14,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +24,9 @@ import (
 
 	"github.com/c-bata/goptuna"
 	rdbv2 "github.com/c-bata/goptuna/rdb.v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/lrsgd-lab/lrsgd/internal/owner"
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
@@ -40,6 +46,7 @@ type Store struct {
 	kind    Kind
 	masked  string
 	secrets []string
+	file    string // the SQLite file, "" for PostgreSQL
 }
 
 // Open opens the store named by dsn, creating and migrating its tables if
@@ -62,10 +69,30 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 }
 
 // OpenExisting is Open for readers such as reports: a SQLite file must
-// already exist (a mistyped path is an error, not a new empty store).
+// already exist (a mistyped path is an error, not a new empty store), and
+// must pass SQLite's PRAGMA quick_check (a corrupt file is an error
+// matching ErrCorrupt, not a store that looks empty or half full).
 func OpenExisting(ctx context.Context, dsn string) (*Store, error) {
 	return open(ctx, dsn, true)
 }
+
+// ErrNotDatabase is matched (errors.Is) by the error of Open and
+// OpenExisting for an existing file that is not a SQLite database.
+var ErrNotDatabase = errors.New("not a SQLite database")
+
+// ErrCorrupt is matched (errors.Is) by the error of OpenExisting for a
+// SQLite store that fails PRAGMA quick_check.
+var ErrCorrupt = errors.New("the SQLite file is corrupt")
+
+// ErrInMemory is matched (errors.Is) by the error of Open, OpenExisting
+// and CheckDSN for an in-memory SQLite database (":memory:",
+// "file::memory:", "mode=memory"): its results would vanish when the
+// process exits.
+var ErrInMemory = errors.New("an in-memory SQLite database vanishes when the process exits")
+
+// ErrUnsupported is matched (errors.Is) by the error of Open, OpenExisting
+// and CheckDSN for a URL of an engine the lab does not speak (mysql://...).
+var ErrUnsupported = errors.New("unsupported store")
 
 func open(ctx context.Context, dsn string, mustExist bool) (*Store, error) {
 	dsn = ResolveDSN(dsn)
@@ -80,22 +107,29 @@ func open(ctx context.Context, dsn string, mustExist bool) (*Store, error) {
 		dial = postgres.New(postgres.Config{DSN: postgresDSN(dsn)})
 	default:
 		driverDSN, path, err := sqliteDSN(dsn)
+		if err == nil && inMemory(driverDSN) {
+			err = errInMemory()
+		}
+		if err == nil {
+			err = checkSQLiteName(path)
+		}
+		if err == nil && mustExist {
+			if _, err = os.Stat(path); err != nil {
+				err = fmt.Errorf("SQLite file %s: %w", path, err)
+			}
+		}
+		if err == nil {
+			err = checkSQLitePath(path)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("open store %q: %w", s.masked, s.mask(err))
 		}
-		if err := checkSQLitePath(path); err != nil {
-			return nil, fmt.Errorf("open store %q: %w", s.masked, s.mask(err))
-		}
-		if mustExist && !strings.HasPrefix(path, ":memory:") {
-			if _, err := os.Stat(path); err != nil {
-				return nil, fmt.Errorf("open store %q: SQLite file %s: %w", s.masked, path, err)
-			}
-		}
 		dial = sqlite.Open(driverDSN)
+		s.file = path
 	}
 	db, err := gorm.Open(dial, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open store %q: %w", s.masked, s.mask(err))
+		return nil, fmt.Errorf("open store %q: %w", s.masked, s.mask(corruption(err)))
 	}
 	s.db = db
 	sqlDB, err := db.DB()
@@ -104,32 +138,148 @@ func open(ctx context.Context, dsn string, mustExist bool) (*Store, error) {
 	}
 	if err := sqlDB.PingContext(ctx); err != nil {
 		sqlDB.Close()
-		return nil, fmt.Errorf("open store %q: connect: %w", s.masked, s.mask(err))
+		return nil, fmt.Errorf("open store %q: connect: %w", s.masked, s.mask(corruption(err)))
+	}
+	if mustExist && s.kind == KindSQLite {
+		if err := quickCheck(ctx, db); err != nil {
+			sqlDB.Close()
+			return nil, fmt.Errorf("open store %q: %w", s.masked, s.mask(err))
+		}
 	}
 	if err := s.migrate(ctx); err != nil {
 		sqlDB.Close()
-		return nil, fmt.Errorf("open store %q: migrate: %w", s.masked, s.mask(err))
+		return nil, fmt.Errorf("open store %q: migrate: %w", s.masked, s.mask(corruption(err)))
 	}
 	s.storage = rdbv2.NewStorage(db)
 	return s, nil
 }
 
-// checkSQLitePath rejects a SQLite path whose folder does not exist, with a
-// message that names it (the driver's own is "unable to open database
-// file").
+// checkSQLitePath rejects a SQLite path that cannot hold a store, with a
+// message that names what is wrong (the driver's own is "unable to open
+// database file", or "file is not a database" at the first query): an
+// in-memory database, which vanishes at exit; a URL of an engine the lab
+// does not speak (mysql://...); an existing file that is not a SQLite
+// database; a folder that does not exist; and, for a file that would be
+// created, a folder this process cannot write in.
 func checkSQLitePath(path string) error {
-	if path == ":memory:" || strings.HasPrefix(path, ":memory:") {
-		return nil
+	if err := checkSQLiteName(path); err != nil {
+		return err
+	}
+	st, err := os.Stat(path)
+	switch {
+	case err == nil:
+		return checkSQLiteFile(path, st)
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("SQLite file %s: %w", path, err)
 	}
 	dir := filepath.Dir(path)
-	st, err := os.Stat(dir)
-	if err != nil {
+	if st, err = os.Stat(dir); err != nil {
 		return fmt.Errorf("folder %s of SQLite file %s: %w", dir, path, err)
 	}
 	if !st.IsDir() {
 		return fmt.Errorf("%s (folder of SQLite file %s) is not a folder", dir, path)
 	}
+	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
+		return fmt.Errorf("folder %s is not writable (%w): the SQLite file %s cannot be created there", dir, err, path)
+	}
 	return nil
+}
+
+// checkSQLiteName rejects SQLite paths that name no file: an in-memory
+// database and a URL of another engine.
+func checkSQLiteName(path string) error {
+	if strings.HasPrefix(path, ":memory:") {
+		return errInMemory()
+	}
+	if scheme, _, ok := strings.Cut(path, "://"); ok && !strings.ContainsAny(scheme, `/\`) {
+		return fmt.Errorf("%s: %w %q: want a SQLite file (lab.db, sqlite://lab.db, file:lab.db) or PostgreSQL (postgres://..., postgresql://..., host=...)", path, ErrUnsupported, scheme+"://")
+	}
+	return nil
+}
+
+// errInMemory is the error for an in-memory SQLite DSN.
+func errInMemory() error {
+	return fmt.Errorf("%w: give a file (e.g. %s) or a PostgreSQL DSN", ErrInMemory, DefaultSQLiteFile)
+}
+
+// inMemory reports whether a SQLite driver DSN names an in-memory
+// database: ":memory:", "file::memory:", or the URI parameter mode=memory.
+func inMemory(driverDSN string) bool {
+	base, query, _ := strings.Cut(driverDSN, "?")
+	if strings.HasPrefix(strings.TrimPrefix(base, "file:"), ":memory:") {
+		return true
+	}
+	params, err := url.ParseQuery(query)
+	return err == nil && params.Get("mode") == "memory"
+}
+
+// sqliteHeader is how every SQLite 3 database file begins.
+const sqliteHeader = "SQLite format 3\x00"
+
+// checkSQLiteFile checks the existing file at path, of FileInfo st: a
+// regular file that is empty (a new database) or starts with the SQLite
+// header.
+func checkSQLiteFile(path string, st fs.FileInfo) error {
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%s: %w: it is not a regular file", path, ErrNotDatabase)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("SQLite file %s: %w", path, err)
+	}
+	defer f.Close()
+	head := make([]byte, len(sqliteHeader))
+	n, err := io.ReadFull(f, head)
+	switch {
+	case n == 0 && errors.Is(err, io.EOF):
+		return nil // an empty file is an empty database
+	case err != nil && !errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("SQLite file %s: %w", path, err)
+	case string(head[:n]) != sqliteHeader:
+		return fmt.Errorf("%s: %w: it does not start with the SQLite header %q; give the file that train or tune wrote", path, ErrNotDatabase, strings.TrimSuffix(sqliteHeader, "\x00"))
+	}
+	return nil
+}
+
+// corruption returns err marked as matching ErrCorrupt when it is SQLite's
+// SQLITE_CORRUPT or SQLITE_NOTADB (which a file with a valid header but
+// broken pages also gives), and err itself otherwise.
+func corruption(err error) error {
+	if err == nil || errors.Is(err, ErrCorrupt) {
+		return err
+	}
+	// The messages of mattn/go-sqlite3, which has no exported code to test.
+	if msg := err.Error(); strings.Contains(msg, "database disk image is malformed") || strings.Contains(msg, "file is not a database") {
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return err
+}
+
+// quickCheck runs PRAGMA quick_check, SQLite's check of every page's
+// structure (O(N) in the file's size, without the index-content
+// comparisons of integrity_check), and returns an error matching ErrCorrupt
+// with SQLite's first findings when the store fails it.
+func quickCheck(ctx context.Context, db *gorm.DB) error {
+	var rows []string
+	if err := db.WithContext(ctx).Raw("PRAGMA quick_check").Scan(&rows).Error; err != nil {
+		return fmt.Errorf("PRAGMA quick_check: %w", corruption(err))
+	}
+	if len(rows) == 1 && rows[0] == "ok" {
+		return nil
+	}
+	var found []string
+	for _, r := range rows {
+		for _, l := range strings.Split(r, "\n") {
+			if l != "" && !strings.HasPrefix(l, "*** in database") {
+				found = append(found, l)
+			}
+		}
+	}
+	const most = 5
+	if len(found) > most {
+		found = append(found[:most], fmt.Sprintf("and %d more", len(found)-most))
+	}
+	return fmt.Errorf("%w: PRAGMA quick_check found: %s; restore the store from a copy, or recover what is readable with sqlite3's .recover", ErrCorrupt, strings.Join(found, "; "))
 }
 
 // migrate creates or updates every table in one transaction that holds the
@@ -178,6 +328,9 @@ func (s *Store) Storage() goptuna.Storage { return s.storage }
 
 // DB returns the store's gorm handle.
 func (s *Store) DB() *gorm.DB { return s.db }
+
+// File is the store's SQLite file, "" for a PostgreSQL store.
+func (s *Store) File() string { return s.file }
 
 // Kind tells which engine holds the store.
 func (s *Store) Kind() Kind { return s.kind }
@@ -395,17 +548,110 @@ func putNamed[V any, R any](s *Store, ctx context.Context, what string, trialID 
 // has no heartbeat; workers call this periodically and StaleTrials finds the
 // trials whose worker stopped beating.
 func (s *Store) Heartbeat(ctx context.Context, trialID int, worker string) error {
-	row := heartbeatRow{TrialID: trialID, Worker: worker, BeatAt: time.Now().UTC()}
+	return s.HeartbeatOwner(ctx, trialID, worker, owner.Owner{})
+}
+
+// HeartbeatOwner is Heartbeat that also records which process the worker
+// is, so that a process on the same machine can tell at once that the
+// owner of a RUNNING trial is gone (RunningTrials).
+func (s *Store) HeartbeatOwner(ctx context.Context, trialID int, worker string, o owner.Owner) error {
+	row := heartbeatRow{TrialID: trialID, Worker: worker, BeatAt: time.Now().UTC(),
+		OwnerHost: o.Host, OwnerBoot: o.Boot, OwnerPID: o.PID, OwnerStart: int64(o.Start)}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := checkTrials(tx, []int{trialID}); err != nil {
 			return err
 		}
 		return tx.Clauses(clause.OnConflict{
 			Columns:   []clause.Column{{Name: "trial_id"}},
-			DoUpdates: clause.AssignmentColumns([]string{"worker", "beat_at"}),
+			DoUpdates: clause.AssignmentColumns([]string{"worker", "beat_at", "owner_host", "owner_boot", "owner_pid", "owner_start"}),
 		}).Create(&row).Error
 	})
 	return s.wrap(fmt.Sprintf("heartbeat of trial %d", trialID), err)
+}
+
+// Running is a RUNNING trial with its worker's last heartbeat.
+type Running struct {
+	TrialID int
+	Number  int
+	Worker  string
+	Owner   owner.Owner // zero when the worker recorded none
+	// LastSign is the last heartbeat, or the trial's start when it never
+	// beat.
+	LastSign time.Time
+}
+
+// RunningTrials returns the study's RUNNING trials, by trial ID, with
+// their workers' last heartbeats and owners.
+func (s *Store) RunningTrials(ctx context.Context, studyID int) ([]Running, error) {
+	var rows []struct {
+		TrialID    int        `gorm:"column:trial_id"`
+		Number     int        `gorm:"column:number"`
+		Start      *time.Time `gorm:"column:start"`
+		BeatAt     *time.Time `gorm:"column:beat_at"`
+		Worker     *string    `gorm:"column:worker"`
+		OwnerHost  *string    `gorm:"column:owner_host"`
+		OwnerBoot  *string    `gorm:"column:owner_boot"`
+		OwnerPID   *int       `gorm:"column:owner_pid"`
+		OwnerStart *int64     `gorm:"column:owner_start"`
+	}
+	err := s.db.WithContext(ctx).Raw(`
+SELECT t.trial_id AS trial_id, t.number AS number, t.datetime_start AS start, h.beat_at AS beat_at, h.worker AS worker,
+  h.owner_host AS owner_host, h.owner_boot AS owner_boot, h.owner_pid AS owner_pid, h.owner_start AS owner_start
+FROM trials t LEFT JOIN trial_heartbeats h ON h.trial_id = t.trial_id
+WHERE t.study_id = ? AND t.state = 'RUNNING'
+ORDER BY t.trial_id`, studyID).Scan(&rows).Error
+	if err != nil {
+		return nil, s.wrap(fmt.Sprintf("running trials of study %d", studyID), err)
+	}
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	out := make([]Running, len(rows))
+	for i, r := range rows {
+		out[i] = Running{TrialID: r.TrialID, Number: r.Number, Worker: str(r.Worker)}
+		switch {
+		case r.BeatAt != nil:
+			out[i].LastSign = *r.BeatAt
+		case r.Start != nil:
+			out[i].LastSign = *r.Start
+		}
+		if r.OwnerPID != nil && r.OwnerStart != nil {
+			out[i].Owner = owner.Owner{Host: str(r.OwnerHost), Boot: str(r.OwnerBoot), PID: *r.OwnerPID, Start: uint64(*r.OwnerStart)}
+		}
+	}
+	return out, nil
+}
+
+// PutCheckpoint stores a trial's latest checkpoint (replacing the one
+// before), for stores that keep checkpoints in the database.
+func (s *Store) PutCheckpoint(ctx context.Context, trialID int, data []byte) error {
+	row := checkpointRow{TrialID: trialID, Data: data, UpdatedAt: time.Now().UTC()}
+	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "trial_id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"data", "updated_at"}),
+	}).Create(&row).Error
+	return s.wrap(fmt.Sprintf("put checkpoint of trial %d", trialID), err)
+}
+
+// GetCheckpoint returns a trial's checkpoint; ok is false when it has none.
+func (s *Store) GetCheckpoint(ctx context.Context, trialID int) (data []byte, ok bool, err error) {
+	var rows []checkpointRow
+	if err := s.db.WithContext(ctx).Where("trial_id = ?", trialID).Find(&rows).Error; err != nil {
+		return nil, false, s.wrap(fmt.Sprintf("checkpoint of trial %d", trialID), err)
+	}
+	if len(rows) == 0 {
+		return nil, false, nil
+	}
+	return rows[0].Data, true, nil
+}
+
+// DeleteCheckpoint removes a trial's checkpoint, if any.
+func (s *Store) DeleteCheckpoint(ctx context.Context, trialID int) error {
+	err := s.db.WithContext(ctx).Where("trial_id = ?", trialID).Delete(&checkpointRow{}).Error
+	return s.wrap(fmt.Sprintf("delete checkpoint of trial %d", trialID), err)
 }
 
 // StaleTrials returns, in ascending order, the IDs of the study's RUNNING

@@ -16,6 +16,7 @@ const (
 	TableMetrics      = "trial_metrics"
 	TableHeartbeats   = "trial_heartbeats"
 	TableHyperparams  = "trial_hyperparams"
+	TableCheckpoints  = "trial_checkpoints"
 	TableSchema       = "lrsgd_schema"
 )
 
@@ -32,7 +33,7 @@ func GoptunaTables() []string {
 // OwnTables returns the names of the tables this package creates.
 func OwnTables() []string {
 	return []string{
-		TableCurves, TableRunMeta, TableRunMetaExtra, TableMetrics, TableHeartbeats, TableHyperparams, TableSchema,
+		TableCurves, TableRunMeta, TableRunMetaExtra, TableMetrics, TableHeartbeats, TableHyperparams, TableCheckpoints, TableSchema,
 	}
 }
 
@@ -106,11 +107,26 @@ type hyperparamRow struct {
 
 func (hyperparamRow) TableName() string { return TableHyperparams }
 
-// heartbeatRow is the last sign of life of the worker running a trial.
+// checkpointRow is the latest checkpoint of a running trial, for stores
+// that keep checkpoints inside the database (PostgreSQL).
+type checkpointRow struct {
+	TrialID   int       `gorm:"column:trial_id;primaryKey;autoIncrement:false"`
+	Data      []byte    `gorm:"column:data"`
+	UpdatedAt time.Time `gorm:"column:updated_at;not null"`
+}
+
+func (checkpointRow) TableName() string { return TableCheckpoints }
+
+// heartbeatRow is the last sign of life of the worker running a trial,
+// and which process it is (see package internal/owner).
 type heartbeatRow struct {
-	TrialID int       `gorm:"column:trial_id;primaryKey;autoIncrement:false"`
-	Worker  string    `gorm:"column:worker;type:varchar(512)"`
-	BeatAt  time.Time `gorm:"column:beat_at;not null"`
+	TrialID    int       `gorm:"column:trial_id;primaryKey;autoIncrement:false"`
+	Worker     string    `gorm:"column:worker;type:varchar(512)"`
+	BeatAt     time.Time `gorm:"column:beat_at;not null"`
+	OwnerHost  string    `gorm:"column:owner_host;type:varchar(512)"`
+	OwnerBoot  string    `gorm:"column:owner_boot;type:varchar(64)"`
+	OwnerPID   int       `gorm:"column:owner_pid"`
+	OwnerStart int64     `gorm:"column:owner_start"`
 }
 
 func (heartbeatRow) TableName() string { return TableHeartbeats }
@@ -127,6 +143,6 @@ func (schemaRow) TableName() string { return TableSchema }
 // ownModels lists the models Open migrates, in order.
 func ownModels() []any {
 	return []any{
-		&curveRow{}, &runMetaRow{}, &runMetaExtraRow{}, &metricRow{}, &heartbeatRow{}, &hyperparamRow{}, &schemaRow{},
+		&curveRow{}, &runMetaRow{}, &runMetaExtraRow{}, &metricRow{}, &heartbeatRow{}, &hyperparamRow{}, &checkpointRow{}, &schemaRow{},
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,8 +24,10 @@ import (
 	"github.com/c-bata/goptuna/tpe"
 	"gopkg.in/yaml.v3"
 
+	"github.com/lrsgd-lab/lrsgd/internal/owner"
 	"github.com/lrsgd-lab/lrsgd/search/grid"
 	"github.com/lrsgd-lab/lrsgd/search/record"
+	"github.com/lrsgd-lab/lrsgd/search/sampler"
 	"github.com/lrsgd-lab/lrsgd/search/study"
 )
 
@@ -54,6 +57,15 @@ type Config struct {
 	JoinPatience time.Duration
 	// Worker names this process in heartbeats (default host:pid).
 	Worker string
+	// CheckpointDir is where running trials keep their checkpoints: ""
+	// means beside a SQLite store (FILE.checkpoints/) and inside a
+	// PostgreSQL one (trial_checkpoints); "none" turns checkpoints off.
+	CheckpointDir string
+	// StoreFile is the SQLite file of the store, "" for PostgreSQL.
+	StoreFile string
+	// StoreRetry bounds how long an operation on the store is retried
+	// while the store cannot be reached (0 = DefaultStoreRetry).
+	StoreRetry time.Duration
 }
 
 // TrialReport is one trial that finished in this call.
@@ -100,6 +112,9 @@ type tuner struct {
 	inter   string        // intermediate metric
 	worker  string
 	env     record.Env
+	owner   owner.Owner
+	retries int
+	ckpt    checkpoints
 
 	mu       sync.Mutex // serialises claims and the fields below
 	claimed  int        // trials claimed in this call
@@ -126,6 +141,9 @@ func Tune(ctx context.Context, cfg Config) (Summary, error) {
 	if cfg.StaleAfter <= 0 {
 		cfg.StaleAfter = DefaultStaleAfter
 	}
+	if cfg.StaleAfter < 3*cfg.Heartbeat {
+		return sum, fmt.Errorf("stale-after %v is shorter than three heartbeats (%v): live workers would be taken for dead", cfg.StaleAfter, 3*cfg.Heartbeat)
+	}
 	if cfg.JoinPatience <= 0 {
 		cfg.JoinPatience = 20 * time.Second
 	}
@@ -133,7 +151,7 @@ func Tune(ctx context.Context, cfg Config) (Summary, error) {
 		host, _ := os.Hostname()
 		cfg.Worker = fmt.Sprintf("%s:%d", host, os.Getpid())
 	}
-	total, err := s.TotalTrials()
+	total, err := s.Runs()
 	if err != nil {
 		return sum, err
 	}
@@ -141,8 +159,15 @@ func Tune(ctx context.Context, cfg Config) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	t := &tuner{cfg: cfg, s: s, store: cfg.Store, storage: cfg.Store.Storage(), total: total,
-		inter: intermediateMetric(s), worker: cfg.Worker, active: map[int]bool{}, env: record.Environment()}
+	if cfg.StoreRetry <= 0 {
+		cfg.StoreRetry = DefaultStoreRetry
+	}
+	rt := &retrier{limit: cfg.StoreRetry}
+	store := withRetry(cfg.Store, rt)
+	t := &tuner{cfg: cfg, s: s, store: store, storage: store.Storage(), total: total,
+		inter: intermediateMetric(s), worker: cfg.Worker, active: map[int]bool{}, env: record.Environment(),
+		owner: owner.Self(), retries: s.RetryLimit(DefaultRetries)}
+	rt.logf = t.logf
 
 	gs, created, err := t.openStudy(ctx, points)
 	if err != nil {
@@ -150,8 +175,11 @@ func Tune(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	t.gs = gs
 	sum.Study, sum.StudyID, sum.Created = s.Name, gs.ID, created
+	if t.ckpt, err = newCheckpoints(cfg, t.store, s); err != nil {
+		return sum, err
+	}
 
-	if err := t.recoverStale(ctx); err != nil {
+	if _, err := t.recover(ctx); err != nil {
 		return sum, err
 	}
 	planned, err := t.planned()
@@ -174,8 +202,8 @@ func Tune(ctx context.Context, cfg Config) (Summary, error) {
 			case <-wctx.Done():
 				return
 			case <-tick.C:
-				if err := t.recoverStale(wctx); err != nil && wctx.Err() == nil {
-					t.logf("warning: recovering stale trials: %v", err)
+				if _, err := t.recover(wctx); err != nil && wctx.Err() == nil {
+					t.logf("warning: recovering trials of dead workers: %v", err)
 				}
 			}
 		}
@@ -195,15 +223,80 @@ func Tune(ctx context.Context, cfg Config) (Summary, error) {
 	bg.Wait()
 	t.progress.finish()
 
-	sum.Trials = t.reports
-	sum.Recovered = t.recov
-	if err := t.fillSummary(&sum); err != nil && ctx.Err() == nil {
+	if err := errors.Join(errs...); err != nil || ctx.Err() != nil {
+		sum.Trials, sum.Recovered = t.reports, t.recov
+		_ = t.fillSummary(&sum)
+		if ctx.Err() != nil {
+			return sum, ErrInterrupted
+		}
 		return sum, err
+	}
+	// Recover again before judging the study: a worker may have died
+	// while this call ran; its trials are then queued and this call runs
+	// them too.
+	if n, err := t.recover(ctx); err != nil {
+		return sum, err
+	} else if n > 0 {
+		return t.continueAfterRecovery(ctx, sum)
+	}
+	sum.Trials, sum.Recovered = t.reports, t.recov
+	if err := t.fillSummary(&sum); err != nil {
+		return sum, err
+	}
+	return sum, t.judge(ctx)
+}
+
+// continueAfterRecovery runs the trials that the final recovery queued,
+// with one worker, then judges the study.
+func (t *tuner) continueAfterRecovery(ctx context.Context, sum Summary) (Summary, error) {
+	err := t.work(ctx, fmt.Sprintf("%s/%d", t.cfg.Worker, t.cfg.Workers))
+	sum.Trials, sum.Recovered = t.reports, t.recov
+	if ferr := t.fillSummary(&sum); ferr != nil && err == nil {
+		err = ferr
 	}
 	if ctx.Err() != nil {
 		return sum, ErrInterrupted
 	}
-	return sum, errors.Join(errs...)
+	if err != nil {
+		return sum, err
+	}
+	return sum, t.judge(ctx)
+}
+
+// judge reports whether the call did its job: ErrAllFailed when every
+// trial it ran failed, ErrIncomplete when it was to run the study to its
+// total and trials are left RUNNING under live workers or queued.
+func (t *tuner) judge(ctx context.Context) error {
+	if len(t.reports) > 0 && !slices.ContainsFunc(t.reports, func(r TrialReport) bool { return r.State != goptuna.TrialStateFail }) {
+		var reasons []string
+		for _, r := range t.reports {
+			reasons = append(reasons, fmt.Sprintf("trial %d: %s", r.Number, r.Reason))
+		}
+		return fmt.Errorf("%w (%d): %s", ErrAllFailed, len(t.reports), strings.Join(reasons, "; "))
+	}
+	if t.cfg.Trials > 0 {
+		return nil // this call was asked for a number of trials, not for the whole study
+	}
+	running, err := t.store.RunningTrials(ctx, t.gs.ID)
+	if err != nil {
+		return err
+	}
+	_, waiting, err := t.counts()
+	if err != nil {
+		return err
+	}
+	if len(running) == 0 && len(waiting) == 0 {
+		return nil
+	}
+	var left []string
+	for _, r := range running {
+		left = append(left, fmt.Sprintf("trial %d RUNNING under %s (last heartbeat %s ago; taken for dead after %v)",
+			r.Number, r.Owner, time.Since(r.LastSign).Round(time.Second), t.cfg.StaleAfter))
+	}
+	for _, w := range waiting {
+		left = append(left, fmt.Sprintf("trial %d WAITING", w.Number))
+	}
+	return fmt.Errorf("%w: %s; rerun the same command when they have finished or gone stale", ErrIncomplete, strings.Join(left, ", "))
 }
 
 // openStudy creates the study or joins an existing one of the same name,
@@ -228,38 +321,18 @@ func (t *tuner) openStudy(ctx context.Context, points []map[string]float64) (*go
 	}
 	def := definitionHash(s)
 	if created {
-		if err := t.storage.SetStudyDirection(id, direction); err != nil {
-			return nil, false, fmt.Errorf("study %s: set direction: %w", s.Name, err)
-		}
-		attrs := map[string]string{
-			StudyAttrIntermediate: t.inter,
-			StudyAttrSampler:      s.Sampler,
-			StudyAttrDefinition:   def,
-			"budget":              s.Budget,
-			"model":               s.Model,
-			"dataset":             s.Dataset,
-			"optimizers":          fmt.Sprint(s.OptimizerNames()),
-			"source":              s.Source,
-			"trials":              strconv.Itoa(t.total),
-		}
-		if s.Description != "" {
-			attrs["description"] = truncate(s.Description, 1000)
-		}
-		for _, k := range slices.Sorted(maps.Keys(attrs)) {
-			if err := t.storage.SetStudyUserAttr(id, k, attrs[k]); err != nil {
-				return nil, false, fmt.Errorf("study %s: set %s: %w", s.Name, k, err)
-			}
-		}
-		// Written last: joiners wait for it.
-		if err := t.storage.SetStudyUserAttr(id, StudyAttrMetric, s.Objective.Metric); err != nil {
-			return nil, false, fmt.Errorf("study %s: set %s: %w", s.Name, StudyAttrMetric, err)
+		if err := t.setUp(id, direction, def); err != nil {
+			return nil, false, err
 		}
 	} else if err := t.checkJoined(ctx, id, direction, def); err != nil {
 		return nil, false, err
 	}
 
-	// Count the trials already there to offset the sampler's seed, so that
-	// a resumed study does not replay the random numbers of its first run.
+	// Count the trials already there to offset the seed of TPE's and
+	// CMA-ES's own generators, so that a resumed study does not replay the
+	// random numbers of its first run. The random draws (sampler random,
+	// the fallbacks, TPE's startup trials) need no offset: each is keyed by
+	// the seed, the trial's number and the parameter's name.
 	existing, err := t.storage.GetAllTrials(id)
 	if err != nil {
 		return nil, false, fmt.Errorf("study %s: list trials: %w", s.Name, err)
@@ -270,28 +343,32 @@ func (t *tuner) openStudy(ctx context.Context, points []map[string]float64) (*go
 		goptuna.StudyOptionLogger(nil),
 		goptuna.StudyOptionDirection(direction),
 	}
-	var base goptuna.Sampler
+	var base goptuna.Sampler = sampler.NewRandom(s.Seed)
 	switch s.Sampler {
 	case study.SamplerRandom, study.SamplerGrid:
-		base = goptuna.NewRandomSampler(goptuna.RandomSamplerOptionSeed(seed))
+		// base alone (for a grid, its fallback).
 	case study.SamplerCMAES:
-		base = goptuna.NewRandomSampler(goptuna.RandomSamplerOptionSeed(seed))
+		// base samples what CMA-ES does not.
 		opts = append(opts, goptuna.StudyOptionRelativeSampler(&lockedRelative{s: cmaes.NewSampler(cmaes.SamplerOptionSeed(seed))}),
 			goptuna.StudyOptionDefineSearchSpace(s.Distributions()))
 	default:
-		base = tpe.NewSampler(tpe.SamplerOptionSeed(seed), tpe.SamplerOptionNumberOfStartupTrials(5))
+		// TPE's startup trials come from base, not from the goptuna
+		// RandomSampler inside tpe.Sampler.
+		const startup = 5
+		base = sampler.NewStartup(startup, base,
+			tpe.NewSampler(tpe.SamplerOptionSeed(seed), tpe.SamplerOptionNumberOfStartupTrials(startup)))
 	}
-	t.pure = s.Sampler == study.SamplerGrid
-	var sampler goptuna.Sampler = base
+	t.pure = s.Sampler == study.SamplerGrid || s.Kind == study.KindCompare
+	var chosen goptuna.Sampler = base
 	if len(points) > 0 {
 		fb := base
 		if t.pure {
 			fb = nil
 		}
 		t.grid = grid.New(points, fb)
-		sampler = t.grid
+		chosen = t.grid
 	}
-	opts = append(opts, goptuna.StudyOptionSampler(sampler))
+	opts = append(opts, goptuna.StudyOptionSampler(sampler.Fixed(chosen)))
 	if p, err := buildPruner(s.Pruner); err != nil {
 		return nil, false, err
 	} else if p != nil {
@@ -306,6 +383,17 @@ func (t *tuner) openStudy(ctx context.Context, points []map[string]float64) (*go
 			err = t.grid.Enqueue(gs)
 		} else {
 			err = t.grid.Wait(ctx, gs, t.cfg.JoinPatience)
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("study %s: %w", s.Name, err)
+		}
+	}
+	if s.Kind == study.KindCompare {
+		t.gs = gs
+		if created {
+			err = t.queueCompare()
+		} else {
+			err = t.waitQueued(ctx, gs.ID)
 		}
 		if err != nil {
 			return nil, false, fmt.Errorf("study %s: %w", s.Name, err)
@@ -338,10 +426,10 @@ func (t *tuner) checkJoined(ctx context.Context, id int, direction goptuna.Study
 			if old := attrs[StudyAttrDefinition]; old != "" && old != def && t.cfg.Out != nil {
 				fmt.Fprintf(t.cfg.Out, "note: study %s was started with a different definition (budget or overrides); resuming it with this one\n", s.Name)
 			}
-			return nil
+			return t.checkTiming(attrs)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("study %s exists but was never set up (its creator stopped?): delete it or use another name", s.Name)
+			return t.repair(id, direction, def)
 		}
 		select {
 		case <-ctx.Done():
@@ -349,6 +437,105 @@ func (t *tuner) checkJoined(ctx context.Context, id int, direction goptuna.Study
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// setUp writes a new study's direction and attributes; the objective
+// metric goes last, since processes that join the study wait for it.
+func (t *tuner) setUp(id int, direction goptuna.StudyDirection, def string) error {
+	s := t.s
+	if err := t.storage.SetStudyDirection(id, direction); err != nil {
+		return fmt.Errorf("study %s: set direction: %w", s.Name, err)
+	}
+	attrs := map[string]string{
+		"kind":                s.Kind,
+		"baseline":            s.Baseline,
+		"target":              s.Target,
+		StudyAttrIntermediate: t.inter,
+		StudyAttrSampler:      s.Sampler,
+		StudyAttrDefinition:   def,
+		"budget":              s.Budget,
+		"model":               s.Model,
+		"dataset":             s.Dataset,
+		"optimizers":          fmt.Sprint(s.OptimizerNames()),
+		"source":              s.Source,
+		"trials":              strconv.Itoa(t.total),
+		StudyAttrHeartbeat:    t.cfg.Heartbeat.String(),
+		StudyAttrStaleAfter:   t.cfg.StaleAfter.String(),
+	}
+	if s.Description != "" {
+		attrs["description"] = truncate(s.Description, 1000)
+	}
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
+		if attrs[k] == "" {
+			continue
+		}
+		if err := t.storage.SetStudyUserAttr(id, k, attrs[k]); err != nil {
+			return fmt.Errorf("study %s: set %s: %w", s.Name, k, err)
+		}
+	}
+	// Written last: joiners wait for it.
+	if err := t.storage.SetStudyUserAttr(id, StudyAttrMetric, s.Objective.Metric); err != nil {
+		return fmt.Errorf("study %s: set %s: %w", s.Name, StudyAttrMetric, err)
+	}
+	return nil
+}
+
+// waitQueued waits, up to JoinPatience, until the creator of a compare
+// study has queued its trials.
+func (t *tuner) waitQueued(ctx context.Context, id int) error {
+	deadline := time.Now().Add(t.cfg.JoinPatience)
+	for {
+		attrs, err := t.storage.GetStudySystemAttrs(id)
+		if err != nil {
+			return fmt.Errorf("read attributes: %w", err)
+		}
+		if attrs[studyAttrQueued] != "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return t.queueCompare() // its creator stopped before queueing them
+		}
+		select {
+		case <-ctx.Done():
+			return ErrInterrupted
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// checkTiming refuses to join a study whose workers beat too slowly for
+// this process's stale-after, or whose stale-after this process's beat is
+// too slow for.
+func (t *tuner) checkTiming(attrs map[string]string) error {
+	hb, err1 := time.ParseDuration(attrs[StudyAttrHeartbeat])
+	stale, err2 := time.ParseDuration(attrs[StudyAttrStaleAfter])
+	switch {
+	case err1 == nil && t.cfg.StaleAfter < 3*hb:
+		return fmt.Errorf("%w: study %s's workers beat every %v; --stale-after %v would take them for dead: use --stale-after %v or more",
+			ErrStudySettings, t.s.Name, hb, t.cfg.StaleAfter, 3*hb)
+	case err2 == nil && 3*t.cfg.Heartbeat > stale:
+		return fmt.Errorf("%w: study %s's workers take a trial for dead after %v without a beat; --heartbeat %v is too slow: use --heartbeat %v or less",
+			ErrStudySettings, t.s.Name, stale, t.cfg.Heartbeat, stale/3)
+	}
+	return nil
+}
+
+// repair finishes setting up a study whose creator stopped half-way (it
+// created the study row, then died before writing its attributes): when the
+// study has no trials yet, this process writes them, as its creator
+// would have.
+func (t *tuner) repair(id int, direction goptuna.StudyDirection, def string) error {
+	trials, err := t.storage.GetAllTrials(id)
+	if err != nil {
+		return fmt.Errorf("study %s: list trials: %w", t.s.Name, err)
+	}
+	if len(trials) > 0 {
+		return fmt.Errorf("study %s exists with %d trials but was never set up: delete it (tune delete-study %s --yes) or use another name", t.s.Name, len(trials), t.s.Name)
+	}
+	if t.cfg.Out != nil {
+		fmt.Fprintf(t.cfg.Out, "note: study %s was left half-created (its creator stopped); finishing its set-up\n", t.s.Name)
+	}
+	return t.setUp(id, direction, def)
 }
 
 func definitionHash(s *study.Study) string {
@@ -408,8 +595,11 @@ func (l *lockedRelative) SampleRelative(st *goptuna.Study, t goptuna.FrozenTrial
 	return l.s.SampleRelative(st, t, space)
 }
 
-// counts returns how many of the study's trials count towards its total
-// (all but those failed and re-queued) and the IDs of the WAITING ones.
+// counts returns how many runs of the study count towards its total
+// (every trial but those failed and re-queued) and the IDs of the WAITING
+// ones. With seeds: S, a trial that has not yet been given its seed index
+// (a new configuration whose siblings are not queued yet) counts as its S
+// runs, and every trial with a seed index as one.
 func (t *tuner) counts() (counted int, waiting []goptuna.FrozenTrial, err error) {
 	trials, err := t.storage.GetAllTrials(t.gs.ID)
 	if err != nil {
@@ -421,7 +611,11 @@ func (t *tuner) counts() (counted int, waiting []goptuna.FrozenTrial, err error)
 				continue
 			}
 		}
-		counted++
+		if _, ok := tr.SystemAttrs[AttrSeedIndex]; ok {
+			counted++
+		} else {
+			counted += t.s.SeedCount()
+		}
 		if tr.State == goptuna.TrialStateWaiting {
 			waiting = append(waiting, tr)
 		}
@@ -462,7 +656,16 @@ func (t *tuner) claim(ctx context.Context) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	var all []goptuna.FrozenTrial
+	if t.s.Kind == study.KindCompare {
+		if all, err = t.storage.GetAllTrials(t.gs.ID); err != nil {
+			return -1, fmt.Errorf("study %s: list trials: %w", t.s.Name, err)
+		}
+	}
 	for _, w := range waiting {
+		if w.SystemAttrs[AttrPhase] == PhaseFinal && !finalReady(w, all) {
+			continue // its optimizer is still being tuned
+		}
 		err := t.storage.SetTrialState(w.ID, goptuna.TrialStateRunning)
 		if errors.Is(err, goptuna.ErrTrialCannotBeUpdated) {
 			continue // another worker took it
@@ -511,70 +714,114 @@ func (t *tuner) work(ctx context.Context, worker string) error {
 	}
 }
 
-// recoverStale marks RUNNING trials of the study whose heartbeat is older
-// than StaleAfter (their worker died) FAIL, with reason ReasonStale, and
-// re-queues their parameters.
-func (t *tuner) recoverStale(ctx context.Context) error {
-	ids, err := t.store.StaleTrials(ctx, t.gs.ID, t.cfg.StaleAfter)
+// recover marks the study's RUNNING trials whose worker is dead FAIL and
+// re-queues their parameters (within the retry limit): at once when the
+// worker ran on this machine and its process is gone (ReasonGone), else
+// when its heartbeat is older than StaleAfter (ReasonStale). Trials of this
+// process's own workers are never touched. It returns how many trials it
+// re-queued.
+func (t *tuner) recover(ctx context.Context) (int, error) {
+	running, err := t.store.RunningTrials(ctx, t.gs.ID)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	for _, id := range ids {
+	queued := 0
+	for _, r := range running {
 		t.mu.Lock()
-		mine := t.active[id]
+		mine := t.active[r.TrialID]
 		t.mu.Unlock()
 		if mine {
 			continue // our own trial with a delayed beat
 		}
-		ok, err := t.failAndRequeue(id, ReasonStale)
-		if err != nil {
-			return err
+		var reason string
+		switch {
+		case r.Owner.Gone():
+			reason = ReasonGone
+		case time.Since(r.LastSign) > t.cfg.StaleAfter:
+			reason = ReasonStale
+		default:
+			continue // alive, or not known to be dead yet
 		}
-		if ok {
-			n, _ := t.storage.GetTrialNumberFromID(id)
-			t.mu.Lock()
-			t.recov = append(t.recov, n)
-			t.mu.Unlock()
-			t.logf("trial %d: %s: marked FAIL, parameters re-queued", n, ReasonStale)
+		ok, requeued, err := t.failAndRequeue(r.TrialID, reason, true)
+		if err != nil {
+			return queued, err
+		}
+		if !ok {
+			continue
+		}
+		t.mu.Lock()
+		t.recov = append(t.recov, r.Number)
+		t.mu.Unlock()
+		if requeued {
+			queued++
+			t.logf("trial %d: %s: marked FAIL, parameters re-queued", r.Number, reason)
+		} else {
+			t.logf("trial %d: %s: marked FAIL; not re-queued: its parameters failed %d times", r.Number, reason, t.retries+1)
 		}
 	}
-	return nil
+	return queued, nil
 }
 
-// failAndRequeue moves a RUNNING trial to FAIL with reason and queues a
-// new trial with the same parameters (and grid point). It reports false
-// when the trial had already finished (another process got there first).
-func (t *tuner) failAndRequeue(id int, reason string) (bool, error) {
-	err := t.storage.SetTrialState(id, goptuna.TrialStateFail)
+// failAndRequeue moves a RUNNING trial to FAIL with reason and re-queues
+// its parameters (see requeue; counted says whether this failure counts
+// towards the retry limit). ok is false when the trial had already
+// finished (another process got there first).
+func (t *tuner) failAndRequeue(id int, reason string, counted bool) (ok, requeued bool, err error) {
+	err = t.storage.SetTrialState(id, goptuna.TrialStateFail)
 	if errors.Is(err, goptuna.ErrTrialCannotBeUpdated) {
-		return false, nil
+		return false, false, nil
 	} else if err != nil {
-		return false, fmt.Errorf("trial %d: mark FAIL: %w", id, err)
+		return false, false, fmt.Errorf("trial %d: mark FAIL: %w", id, err)
 	}
 	if err := t.setReason(id, reason); err != nil {
-		return true, err
+		return true, false, err
 	}
-	return t.requeue(id)
+	requeued, err = t.requeue(id, counted)
+	return true, requeued, err
 }
 
 // requeue queues a new trial with the parameters (and grid point) of the
-// failed trial id, and links the two.
-func (t *tuner) requeue(id int) (bool, error) {
+// failed trial id, links the two and carries the attempt count: unless
+// the failure is counted and the parameters have used up the study's
+// retries, then it reports false and queues nothing. The new trial resumes
+// from the failed one's checkpoint, if it left one.
+func (t *tuner) requeue(id int, counted bool) (bool, error) {
 	old, err := t.storage.GetTrial(id)
 	if err != nil {
-		return true, fmt.Errorf("trial %d: read: %w", id, err)
+		return false, fmt.Errorf("trial %d: read: %w", id, err)
+	}
+	attempt, retries := 1, 0
+	if a, err := strconv.Atoi(old.SystemAttrs[AttrAttempt]); err == nil {
+		attempt = a
+	}
+	if r, err := strconv.Atoi(old.SystemAttrs[attrRetries]); err == nil {
+		retries = r
+	}
+	if counted {
+		retries++
+		if retries > t.retries {
+			t.ckpt.drop(context.Background(), id)
+			return false, nil
+		}
+	}
+	first := strconv.Itoa(old.Number)
+	if f, ok := old.SystemAttrs[AttrRetryOf]; ok {
+		first = f
 	}
 	fixed := map[string]float64{}
 	if raw, ok := old.SystemAttrs[grid.AttrFixedParams]; ok {
 		_ = json.Unmarshal([]byte(raw), &fixed)
 	}
 	maps.Copy(fixed, old.InternalParams)
-	attrs := map[string]string{AttrRequeuedFrom: strconv.Itoa(old.Number)}
-	if p, ok := old.SystemAttrs[grid.AttrPoint]; ok {
-		attrs[grid.AttrPoint] = p
+	attrs := map[string]string{AttrRequeuedFrom: strconv.Itoa(old.Number), AttrRetryOf: first,
+		AttrAttempt: strconv.Itoa(attempt + 1), attrRetries: strconv.Itoa(retries), attrCheckpointOf: strconv.Itoa(id)}
+	for _, k := range []string{grid.AttrPoint, AttrSeedIndex, AttrPhase} {
+		if v, ok := old.SystemAttrs[k]; ok {
+			attrs[k] = v
+		}
 	}
 	if err := grid.EnqueuePoint(t.gs, fixed, attrs); err != nil {
-		return true, fmt.Errorf("trial %d: re-queue: %w", old.Number, err)
+		return false, fmt.Errorf("trial %d: re-queue: %w", old.Number, err)
 	}
 	// Find the new trial's number to link the two.
 	trials, err := t.storage.GetAllTrials(t.gs.ID)

@@ -100,7 +100,8 @@ func gammaStudy(t *testing.T, sets ...string) *study.Study {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.Resolve("default", append([]string{"dataset=synthetic"}, sets...))
+	// One seed unless a test asks for more (the default budget runs three).
+	r, err := s.Resolve("default", append([]string{"dataset=synthetic", "seeds=1"}, sets...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,10 +214,15 @@ func TestGridExactlyOnce(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// The process that finishes first may find the other still running
+	// the last trials: it says the study is incomplete (rerun later).
 	for p := range 2 {
-		if errs[p] != nil {
+		if errs[p] != nil && !errors.Is(errs[p], ErrIncomplete) {
 			t.Fatalf("process %d: %v", p, errs[p])
 		}
+	}
+	if errs[0] != nil && errs[1] != nil {
+		t.Errorf("both processes report the study incomplete: %v; %v", errs[0], errs[1])
 	}
 	if n := len(sums[0].Trials) + len(sums[1].Trials); n != 13 {
 		t.Errorf("%d + %d trials ran, want 13 in all", len(sums[0].Trials), len(sums[1].Trials))
@@ -305,7 +311,7 @@ func TestStaleTrialRecovered(t *testing.T) {
 	s := gammaStudy(t, "sampler=random", "grid={}", "trials=3")
 	ctx := context.Background()
 	// First run: one trial completes.
-	if _, err := Tune(ctx, Config{Study: s, Store: st, Runner: &fakeRunner{}, Trials: 1}); err != nil {
+	if _, err := Tune(ctx, Config{Study: s, Store: st, Runner: &fakeRunner{}, Trials: 1, StaleAfter: 300 * time.Millisecond, Heartbeat: 50 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
 	storage := st.Storage()

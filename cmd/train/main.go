@@ -208,6 +208,9 @@ func (o *options) spec(cmd *cobra.Command) (pipeline.Spec, error) {
 		}
 		return pipeline.Spec{}, cli.BadInput{Err: err}
 	}
+	if err := checkSizes(c); err != nil {
+		return pipeline.Spec{}, err
+	}
 	if o.storage != "" {
 		if err := results.CheckDSN(o.storage); err != nil {
 			return pipeline.Spec{}, cli.BadInput{Err: fmt.Errorf("--storage: %w", err)}
@@ -228,6 +231,26 @@ func (o *options) spec(cmd *cobra.Command) (pipeline.Spec, error) {
 		spec.Stability = &stability.Config{Replace: o.replace, Seed: seed}
 	}
 	return spec, nil
+}
+
+// checkSizes refuses, before anything is allocated, sizes that cannot
+// work: a subset larger than the data set, or a data set, input batch or
+// evaluation batch larger than the machine's available memory (see
+// data.Source.CheckSizes). The error names the flag.
+func checkSizes(c train.Config) error {
+	evalBatch := c.EvalBatch
+	if evalBatch == 0 {
+		evalBatch = train.DefaultEvalBatch
+	}
+	err := c.Data.CheckSizes(c.BatchSize, evalBatch)
+	var se *data.SizeError
+	if errors.As(err, &se) && flagOf[se.Field] != "" {
+		return cli.Bad("%s %s", flagOf[se.Field], se.Problem)
+	}
+	if err != nil {
+		return cli.BadInput{Err: err}
+	}
+	return nil
 }
 
 // run runs the spec, files it with --storage, and prints what it measured.

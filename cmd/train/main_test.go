@@ -164,6 +164,17 @@ func TestBadInput(t *testing.T) {
 		{[]string{"--optimizer", "sgd", "--hit-threshold", "-1"}, "--hit-threshold -1: want a finite loss ≥ 0"},
 		{[]string{"--optimizer", "sgd", "--eval-every", "-2"}, "--eval-every -2: want a finite number of epochs ≥ 0"},
 		{[]string{"--optimizer", "sgd", "--storage", "/no/such/folder/s.db"}, "--storage: store \"/no/such/folder/s.db\": folder /no/such/folder"},
+		{[]string{"--optimizer", "sgd", "--storage", "mysql://x"}, `--storage: store "mysql://x": mysql://x: unsupported store "mysql://"`},
+		{[]string{"--optimizer", "sgd", "--storage", ":memory:"}, "in-memory SQLite database vanishes when the process exits"},
+		{[]string{"--optimizer", "sgd", "--storage", "main.go"}, "main.go: not a SQLite database"},
+		// Sizes are checked before anything is allocated (not Go's out-of-memory crash).
+		{[]string{"--optimizer", "sgd", "--dataset", "synthetic", "--train-size", "2000000000"},
+			"--train-size 2000000000: the generated training set of 2000000000 images needs 6.15 TB, more than the"},
+		{[]string{"--optimizer", "sgd", "--dataset", "synthetic", "--test-size", "2000000000"}, "--test-size 2000000000: the generated test set"},
+		{[]string{"--optimizer", "sgd", "--train-size", "2000000000"}, "--train-size 2000000000: expected at most 50000, the training images of cifar10"},
+		{[]string{"--optimizer", "sgd", "--batch-size", "1000000000"},
+			"--batch-size 1000000000: the input batch alone (1000000000 × 3072 float32) needs 12.3 TB, more than the"},
+		{[]string{"--optimizer", "sgd", "--eval-batch", "1000000000"}, "--eval-batch 1000000000: the evaluation batch alone"},
 		{append([]string{"--optimizer", "sgd", "--plugins-dir", pluginsDir, "--set", "momentum=2"}, quick...), "--set sgd: hyperparameter momentum=\"2\": out of range; valid: float [0, 0.9999]"},
 		{append([]string{"--optimizer", "adamw", "--plugins-dir", pluginsDir}, quick...), "--optimizer adamw"},
 	}

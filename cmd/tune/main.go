@@ -9,7 +9,9 @@
 //	tune plugins                                  # the optimizer plugins found
 //
 // Exit status: 0 done, 1 a failure while running, 2 bad input (nothing
-// was written to the store), 130 interrupted (Ctrl-C; rerun to resume).
+// was written to the store), 3 the study is not complete yet (trials still
+// RUNNING under live workers elsewhere, or queued: rerun later), 4 every
+// trial of this call failed, 130 interrupted (Ctrl-C; rerun to resume).
 package main
 
 import (
@@ -18,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -47,6 +50,8 @@ type options struct {
 	budget     string
 	heartbeat  time.Duration
 	staleAfter time.Duration
+	checkpoint string
+	storeRetry time.Duration
 	noProgress bool
 	verbose    bool
 	dryRun     bool
@@ -69,7 +74,8 @@ storage. Ctrl-C stops the running trials at their next step (FAIL, reason
 --set keys: ` + study.SetKeys() + `.
 
 Exit status: 0 done, 1 failure while running, 2 bad input (nothing written),
-130 interrupted.`,
+3 the study is not complete yet (trials still RUNNING under live workers, or
+queued: rerun later), 4 every trial of this call failed, 130 interrupted.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.seedSet = cmd.Flags().Changed("seed")
 			if o.study == "" {
@@ -93,27 +99,34 @@ Exit status: 0 done, 1 failure while running, 2 bad input (nothing written),
 	f.StringVar(&o.dataDir, "data-dir", "", "folder with the data sets (default: $LRSGD_DATA, then the cache)")
 	f.StringVar(&o.pluginsDir, "plugins-dir", "", "optimizer plugin folder (default $"+loader.EnvDir+", else "+loader.DefaultDir+")")
 	f.StringVar(&o.manifest, "plugin-manifest", "", "sha256 manifest pinning the plugins (default $"+loader.EnvManifest+")")
+	f.DurationVar(&rpcTimeout, "rpc-timeout", 0, rpcTimeoutUsage)
 	f.StringVar(&o.budget, "budget", "", "budget: default (minutes on a 2-core CPU) or paper (the paper's protocol)")
 	f.DurationVar(&o.heartbeat, "heartbeat", search.DefaultHeartbeat, "heartbeat period of a running trial")
-	f.DurationVar(&o.staleAfter, "stale-after", search.DefaultStaleAfter, "a RUNNING trial without a heartbeat for this long is taken for dead and re-queued")
+	f.DurationVar(&o.staleAfter, "stale-after", search.DefaultStaleAfter, "a RUNNING trial without a heartbeat for this long is taken for dead and re-queued (at once when its process on this machine is gone); at least 3 heartbeats")
+	f.DurationVar(&o.storeRetry, "store-retry", search.DefaultStoreRetry, "how long to retry an operation while the store cannot be reached")
+	f.StringVar(&o.checkpoint, "checkpoint-dir", "", "folder for the running trials' checkpoints (default: beside a SQLite store, inside a PostgreSQL one; \"none\" turns them off)")
 	f.BoolVar(&o.noProgress, "no-progress", false, "no progress bar on stderr")
 	f.BoolVar(&o.verbose, "verbose", false, "log plugin and trainer messages")
 	f.BoolVar(&o.dryRun, "dry-run", false, "check the study against the plugins, print it resolved with its grid, and stop (the store is not opened)")
 
-	root.AddCommand(studiesCommand(stdout), pluginsCommand(stdout))
+	root.AddCommand(studiesCommand(stdout), pluginsCommand(stdout), deleteCommand(stdout))
 	root.SetOut(stdout)
 	return root
 }
 
-func loaderOptions(dir, manifest string, verbose bool) loader.Options {
+// loaderOptions are the plugin loader's options from the flags: the
+// plugin folder, the manifest, the deadline of each plugin call (0: the
+// loader's default) and the log level.
+func loaderOptions(dir, manifest string, timeout time.Duration, verbose bool) loader.Options {
 	level := hclog.Warn
 	if verbose {
 		level = hclog.Debug
 	}
 	return loader.Options{
-		Dir:      loader.ResolveDir(dir),
-		Manifest: loader.ResolveManifest(manifest),
-		Logger:   hclog.New(&hclog.LoggerOptions{Name: "plugin", Level: level, Output: os.Stderr}),
+		Dir:        loader.ResolveDir(dir),
+		Manifest:   loader.ResolveManifest(manifest),
+		Logger:     hclog.New(&hclog.LoggerOptions{Name: "plugin", Level: level, Output: os.Stderr}),
+		RPCTimeout: timeout,
 	}
 }
 
@@ -142,9 +155,26 @@ func resolveStudy(o options) (*study.Study, error) {
 	return s.Resolve(budget, sets)
 }
 
+// maxWorkers bounds --workers: each worker trains a model at once, with
+// its own plugin process and buffers.
+const maxWorkers = 64
+
+// Exit statuses of tune beyond the shared ones (see cmd/internal/cli).
+const (
+	exitIncomplete = 3 // trials are still RUNNING under live workers, or queued: rerun later
+	exitAllFailed  = 4 // every trial this call ran failed
+)
+
 func tune(ctx context.Context, o options, stdout, stderr io.Writer) error {
-	if o.workers < 1 {
-		return cli.BadInput{Err: fmt.Errorf("--workers %d: want >= 1", o.workers)}
+	switch {
+	case o.workers < 1 || o.workers > maxWorkers:
+		return cli.Bad("--workers %d: want 1 to %d (each worker trains one model at once; this machine has %d CPUs)", o.workers, maxWorkers, runtime.NumCPU())
+	case o.storeRetry <= 0:
+		return cli.Bad("--store-retry %v: want a positive duration", o.storeRetry)
+	case o.heartbeat <= 0:
+		return cli.Bad("--heartbeat %v: want a positive period", o.heartbeat)
+	case o.staleAfter < 3*o.heartbeat:
+		return cli.Bad("--stale-after %v: want at least three heartbeats (3 × --heartbeat %v = %v), or live workers would be taken for dead", o.staleAfter, o.heartbeat, 3*o.heartbeat)
 	}
 	if o.trials < 0 {
 		return cli.BadInput{Err: fmt.Errorf("--trials %d: want >= 0", o.trials)}
@@ -153,13 +183,10 @@ func tune(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return cli.BadInput{Err: err}
 	}
-	// Check the study against the plugins before anything is written.
-	lopts := loaderOptions(o.pluginsDir, o.manifest, o.verbose)
-	infos, err := loader.List(ctx, lopts)
-	if err != nil {
-		return cli.BadInput{Err: fmt.Errorf("list plugins: %w", err)}
-	}
-	if err := s.Check(ctx, describer(infos, lopts.Dir)); err != nil {
+	// Check the study against the plugins it names, and every combination
+	// of hyperparameters it fixes, before anything is written.
+	lopts := loaderOptions(o.pluginsDir, o.manifest, rpcTimeout, o.verbose)
+	if err := checkStudy(ctx, s, lopts); err != nil {
 		return cli.BadInput{Err: fmt.Errorf("study %s: %w", s.Name, err)}
 	}
 	if o.dryRun {
@@ -186,7 +213,7 @@ func tune(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	defer store.Close()
 
-	total, _ := s.TotalTrials()
+	total, _ := s.Runs()
 	fmt.Fprintf(stdout, "study %s (%s, budget %s): %s on %s/%s, %d trials in all, sampler %s, objective %s (%s); store %s\n",
 		s.Name, s.Source, orNone(s.Budget), strings.Join(s.OptimizerNames(), ", "), s.Model, s.Dataset, total, s.Sampler,
 		s.Objective.Metric, s.Objective.Direction, results.MaskDSN(dsn))
@@ -194,10 +221,18 @@ func tune(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	sum, err := search.Tune(ctx, search.Config{
 		Study: s, Store: store, Runner: run, Trials: o.trials, Workers: o.workers,
 		DataDir: o.dataDir, PluginsDir: lopts.Dir, Out: stdout, Progress: bar,
-		Heartbeat: o.heartbeat, StaleAfter: o.staleAfter,
+		Heartbeat: o.heartbeat, StaleAfter: o.staleAfter, CheckpointDir: o.checkpoint, StoreFile: store.File(), StoreRetry: o.storeRetry,
 	})
 	if sum.Study != "" {
 		search.WriteSummary(stdout, sum, s.Objective.Metric)
+	}
+	switch {
+	case errors.Is(err, search.ErrIncomplete):
+		return cli.ExitError{Code: exitIncomplete, Err: err}
+	case errors.Is(err, search.ErrAllFailed):
+		return cli.ExitError{Code: exitAllFailed, Err: err}
+	case errors.Is(err, search.ErrStudySettings):
+		return cli.BadInput{Err: err}
 	}
 	return err
 }

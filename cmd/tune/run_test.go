@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,7 +24,7 @@ import (
 // tiny is a real gamma-sweep on a few hundred synthetic images: a trial
 // takes well under a second on 2 cores.
 var tiny = []string{"--study", "gamma-sweep", "--set", "dataset=synthetic", "--set", "train_size=256", "--set", "test_size=128",
-	"--set", "epochs=2", "--set", "batch_size=64"}
+	"--set", "epochs=2", "--set", "batch_size=64", "--set", "eval_every=1", "--set", "seeds=1"}
 
 func storeTrials(t *testing.T, dsn, name string) []results.Trial {
 	t.Helper()
@@ -130,7 +132,7 @@ func TestRealStudyCIFARSubset(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "c.db")
 	r := runTune(t, dir, "--study", "gamma-sweep", "--data-dir", data, "--storage", db, "--set", "train_size=500", "--set", "test_size=200",
-		"--set", "epochs=1", "--sampler", "grid", "--set", "grid={gamma: [0.5, 0.2]}")
+		"--set", "epochs=1", "--set", "seeds=1", "--sampler", "grid", "--set", "grid={gamma: [0.5, 0.2]}")
 	if r.code != 0 {
 		t.Fatal(r)
 	}
@@ -226,54 +228,104 @@ func waitCurve(t *testing.T, db string, cmd *exec.Cmd, out *bytes.Buffer) {
 // long makes one trial last several seconds (many evaluations), so that
 // it can be killed or interrupted mid-run.
 var long = []string{"--study", "gamma-sweep", "--set", "dataset=synthetic", "--set", "train_size=256", "--set", "test_size=128",
-	"--set", "epochs=40", "--set", "batch_size=64", "--set", "eval_every=1", "--sampler", "grid", "--set", "grid={gamma: [0.5, 0.3]}"}
+	"--set", "epochs=40", "--set", "batch_size=64", "--set", "eval_every=1", "--set", "seeds=1", "--sampler", "grid", "--set", "grid={gamma: [0.5, 0.3]}"}
 
-func TestKill9Recovered(t *testing.T) {
+// TestKill9RecoveredAndResumed kills tune with SIGKILL in the last trial
+// of a grid study, mid-trial. An immediate rerun (no waiting for the
+// heartbeat to go stale: the dead process was on this machine) recovers
+// the trial, resumes it from its last checkpoint, and exits 0 with every
+// grid point COMPLETE once and nothing RUNNING; the resumed trial's final
+// numbers equal those of a run that was never interrupted.
+func TestKill9RecoveredAndResumed(t *testing.T) {
 	if _, err := exec.LookPath("sqlite3"); err != nil {
 		t.Skip("sqlite3 not installed")
 	}
 	dir := t.TempDir()
 	db := filepath.Join(dir, "k.db")
-	cmd, out := startTune(t, dir, append(long, "--storage", db)...)
-	waitCurve(t, db, cmd, out)
+	args := append(slices.Clone(long), "--set", "epochs=12", "--storage", db)
+	cmd, out := startTune(t, dir, args...)
+	waitCurveOf(t, db, cmd, out, 1, 3) // the second (last) grid point is 3 evaluations in
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Wait()
-	trials := storeTrials(t, db, "gamma-sweep")
-	var running int
-	for _, tr := range trials {
-		if tr.State == "RUNNING" {
-			running++
-		}
+	if _, err := os.Stat(db + ".checkpoints"); err != nil {
+		t.Fatalf("no checkpoint folder beside the store: %v", err)
 	}
-	if running != 1 {
-		t.Fatalf("after kill -9: %d RUNNING trials, want 1", running)
-	}
-	time.Sleep(1500 * time.Millisecond) // let its heartbeat go stale
-	r := runTune(t, dir, append(long, "--storage", db, "--set", "epochs=2", "--stale-after", "1s", "--heartbeat", "200ms")...)
+	start := time.Now()
+	r := runTune(t, dir, args...)
 	if r.code != 0 {
 		t.Fatal(r)
 	}
-	if !strings.Contains(r.stdout, search.ReasonStale) {
+	if d := time.Since(start); d > 45*time.Second {
+		t.Errorf("the rerun took %v: it should not wait for the heartbeat to go stale", d)
+	}
+	if !strings.Contains(r.stdout, search.ReasonGone) {
 		t.Errorf("no recovery line:\n%s", r)
 	}
-	trials = storeTrials(t, db, "gamma-sweep")
+	trials := storeTrials(t, db, "gamma-sweep")
 	states := map[string]int{}
 	points := map[string]int{}
-	for _, tr := range trials {
+	var resumed *results.Trial
+	for i, tr := range trials {
 		states[tr.State]++
-		if tr.State == "FAIL" && tr.UserAttrs[search.AttrFailReason] != search.ReasonStale {
+		if tr.State == "FAIL" && tr.UserAttrs[search.AttrFailReason] != search.ReasonGone {
 			t.Errorf("trial %d FAIL with reason %q", tr.Number, tr.UserAttrs[search.AttrFailReason])
 		}
 		if tr.State == "COMPLETE" {
 			points[tr.SystemAttrs["grid_point"]]++
 		}
+		if tr.SystemAttrs[search.AttrResumedFrom] != "" {
+			resumed = &trials[i]
+		}
 	}
-	// Both grid points complete once; the killed trial is the one FAIL.
-	if states["FAIL"] != 1 || states["COMPLETE"] != 2 || len(trials) != 3 || points["0"] != 1 || points["1"] != 1 {
-		t.Errorf("states %v, completed points %v", states, points)
+	if states["FAIL"] != 1 || states["COMPLETE"] != 2 || states["RUNNING"] != 0 || len(trials) != 3 || points["0"] != 1 || points["1"] != 1 {
+		t.Fatalf("states %v, completed points %v", states, points)
 	}
+	if resumed == nil || resumed.Run == nil || resumed.Run.Extra["resumed_at_grad_evals"] == "" {
+		t.Fatalf("no trial resumed from a checkpoint: %+v", resumed)
+	}
+	if n := curveLen(t, db, resumed.ID); n != 12 {
+		t.Errorf("resumed trial has %d curve points, want all 12 (those before the checkpoint too)", n)
+	}
+	// The same grid point, never interrupted.
+	ref := filepath.Join(dir, "ref.db")
+	if r := runTune(t, dir, append(slices.Clone(long), "--set", "epochs=12", "--set", "grid={gamma: [0.3]}", "--storage", ref)...); r.code != 0 {
+		t.Fatal(r)
+	}
+	want := storeTrials(t, ref, "gamma-sweep")[0]
+	for name, v := range want.Metrics {
+		if strings.Contains(name, "wall") || strings.Contains(name, "_ms") {
+			continue
+		}
+		if got := resumed.Metrics[name]; got != v {
+			t.Errorf("resumed trial's %s = %v, uninterrupted run's %v", name, got, v)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(db+".checkpoints", "*")); len(left) != 0 {
+		t.Errorf("checkpoints left after the study finished: %v", left)
+	}
+}
+
+// waitCurveOf waits until the trial number n of the store has at least k
+// curve points.
+func waitCurveOf(t *testing.T, db string, cmd *exec.Cmd, out *bytes.Buffer, n, k int) {
+	t.Helper()
+	q := fmt.Sprintf("SELECT count(*) FROM trial_curves c JOIN trials t ON t.trial_id = c.trial_id WHERE t.number = %d", n)
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		b, err := exec.Command("sqlite3", db, q).Output()
+		if err != nil {
+			continue
+		}
+		if c, _ := strconv.Atoi(strings.TrimSpace(string(b))); c >= k {
+			return
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	t.Fatalf("trial %d did not reach %d evaluations within 90 s\n%s", n, k, out)
 }
 
 func TestInterruptExits130AndResumes(t *testing.T) {

@@ -74,9 +74,13 @@ type Source struct {
 // (for Fashion-MNIST, DebianFashionMNISTDir comes before the cache); see
 // docs/data.md. A missing CIFAR-10 is downloaded into the cache unless
 // NoDownload is set. Nothing is returned when any file fails validation.
+//
+// Before reading or generating anything, Load checks the sizes with
+// CheckSizes: a negative size, a CIFAR-10 subset larger than the set, or
+// sets that would not fit in the memory available return a *SizeError.
 func Load(ctx context.Context, src Source) (train, test *Set, err error) {
-	if src.TrainSize < 0 || src.TestSize < 0 {
-		return nil, nil, fmt.Errorf("load %s: train size %d and test size %d, expected >= 0", src.Dataset, src.TrainSize, src.TestSize)
+	if err := src.CheckSizes(0, 0); err != nil {
+		return nil, nil, fmt.Errorf("load %s: %w", src.Dataset, err)
 	}
 	switch src.Dataset {
 	case CIFAR10:

@@ -36,9 +36,9 @@ var ErrBadInput = errors.New("bad input")
 
 // InputError is a part of a Spec that Run refused. Input names it —
 // "optimizer" (the plugin would not start or describe itself),
-// "hyperparameters" (refused by the plugin's Describe), "dataset" (missing
-// or corrupt files), "stability.replace" — so that a command can name its
-// own flag or key; Err says what was wrong.
+// "hyperparameters" (refused by the plugin's Describe or Check), "dataset"
+// (missing or corrupt files), "stability.replace" — so that a command can
+// name its own flag or key; Err says what was wrong.
 type InputError struct {
 	Input string
 	Err   error
@@ -147,6 +147,10 @@ type Outcome struct {
 	Probe *stability.Result
 	// Evals are the evaluations as reported to Hooks.OnEval.
 	Evals []Eval
+	// ResumedAt is the gradient-evaluation count of the checkpoint the run
+	// resumed from (Config.Resume), 0 for a run from the start. The
+	// evaluations before it are reported to Hooks.OnEval too.
+	ResumedAt int64
 }
 
 // Status is how the run ended (under the probe, a divergence of any twin
@@ -204,6 +208,18 @@ func Run(ctx context.Context, spec Spec, hooks Hooks) (Outcome, error) {
 	if err := optimizer.CheckHyperparams(out.Plugin.Description, cfg.Hyperparams); err != nil {
 		return out, &InputError{"hyperparameters", err}
 	}
+	// The plugin's own rules across its hyperparameters and the lr (a
+	// plugin built before the Check RPC is judged on its Describe alone).
+	if c, ok := opt.(optimizer.Checker); ok {
+		err := c.Check(ctx, optimizer.CheckConfig{InitConfig: optimizer.InitConfig{Hyperparams: cfg.Hyperparams}, LR: cfg.Schedule.LR})
+		switch {
+		case err == nil:
+		case ctx.Err() != nil || errors.Is(err, loader.ErrPluginStopped):
+			return out, err
+		default:
+			return out, &InputError{"hyperparameters", err}
+		}
+	}
 
 	load := hooks.Data
 	if load == nil {
@@ -236,15 +252,25 @@ func Run(ctx context.Context, spec Spec, hooks Hooks) (Outcome, error) {
 	}
 	defer t.Close()
 	out.FastOps = t.Model().FastOps()
-	th := train.Hooks{Progress: hooks.Progress, OnEval: func(p metrics.EvalPoint) error {
+	onEval := func(p metrics.EvalPoint) error {
 		e := Eval{EvalPoint: p}
 		out.Evals = append(out.Evals, e)
 		if hooks.OnEval == nil {
 			return nil
 		}
 		return hooks.OnEval(e)
-	}}
-	out.Result, err = t.Run(ctx, th)
+	}
+	if cfg.Resume {
+		// The evaluations before the checkpoint are part of this run's
+		// curve: report them first, as if they had just been made.
+		out.ResumedAt = t.GradEvals()
+		for _, p := range t.Curve() {
+			if err := onEval(p); err != nil {
+				return out, err
+			}
+		}
+	}
+	out.Result, err = t.Run(ctx, train.Hooks{Progress: hooks.Progress, OnEval: onEval})
 	return out, err
 }
 

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/gob"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -54,7 +56,9 @@ func (t *Trainer) fingerprint() string {
 }
 
 // SaveCheckpoint writes the run's state to path atomically (a temporary
-// file in the same folder, synced, then renamed over path).
+// file in the same folder, synced, then renamed over path). Temporary
+// files of the same checkpoint left behind by a process that was killed
+// while writing one (kill -9) are removed first.
 func (t *Trainer) SaveCheckpoint(ctx context.Context, path string) error {
 	blob, err := t.opt.Save(context.WithoutCancel(ctx))
 	if err != nil {
@@ -68,6 +72,9 @@ func (t *Trainer) SaveCheckpoint(ctx context.Context, path string) error {
 		Curve: t.curve, Timing: t.timing, Wall: t.wall(),
 	}
 	dir := filepath.Dir(path)
+	if err := removeTempFiles(path); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
 	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
@@ -92,6 +99,28 @@ func (t *Trainer) SaveCheckpoint(ctx context.Context, path string) error {
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	return nil
+}
+
+// removeTempFiles removes the temporary files SaveCheckpoint creates for
+// path — regular files named after it plus ".tmp" and the decimal digits
+// os.CreateTemp puts for its "*" — and nothing else. A trainer writes its
+// checkpoint from one goroutine, so none of them is being written.
+func removeTempFiles(path string) error {
+	dir, base := filepath.Dir(path), filepath.Base(path)+".tmp"
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		digits, ok := strings.CutPrefix(e.Name(), base)
+		if !ok || digits == "" || strings.Trim(digits, "0123456789") != "" || !e.Type().IsRegular() {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove a leftover temporary file: %w", err)
+		}
 	}
 	return nil
 }

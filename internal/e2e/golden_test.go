@@ -19,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite testdata/golden.json from this 
 // tiny is gamma-sweep on a few hundred generated images: a trial takes
 // well under a second.
 var tiny = []string{"--study", "gamma-sweep", "--set", "dataset=synthetic", "--set", "train_size=256", "--set", "test_size=128",
-	"--set", "epochs=2", "--set", "batch_size=64", "--sampler", "grid"}
+	"--set", "epochs=2", "--set", "batch_size=64", "--set", "eval_every=1", "--set", "seeds=1", "--sampler", "grid"}
 
 // trainTiny is the same budget for train.
 var trainTiny = []string{"--dataset", "synthetic", "--train-size", "256", "--test-size", "128", "--epochs", "2", "--batch-size", "64", "--json"}

@@ -21,6 +21,7 @@ import (
 	"github.com/lrsgd-lab/lrsgd/host/blas"
 	"github.com/lrsgd-lab/lrsgd/host/metrics"
 	"github.com/lrsgd-lab/lrsgd/host/pipeline"
+	"github.com/lrsgd-lab/lrsgd/plugins/loader"
 	"github.com/lrsgd-lab/lrsgd/results"
 )
 
@@ -89,8 +90,11 @@ type Filed struct {
 	Reason  string  // why it failed or was pruned
 	Metrics map[string]float64
 	// Requeue is set for a trial that failed through no fault of its
-	// parameters (it was interrupted): a study runs it again.
-	Requeue bool
+	// parameters: it was interrupted, its plugin crashed or hung, or the
+	// store could not be reached. A study runs it again; Counted says
+	// whether the failure counts towards the study's retry limit (an
+	// interruption does not).
+	Requeue, Counted bool
 }
 
 func (t *Trial) init() {
@@ -191,7 +195,11 @@ func (t *Trial) Finish(ctx context.Context, out pipeline.Outcome, runErr error) 
 		reason := fmt.Sprintf("pruned by the %s pruner at evaluation %d (%s = %.6g)", t.PrunerName, t.prunedAt, t.Intermediate, t.lastVal)
 		return t.pruned(wctx, out, reason)
 	case runErr != nil:
-		return t.fail(Filed{State: goptuna.TrialStateFail, Value: math.NaN(), Reason: oneLine(runErr.Error())})
+		f := Filed{State: goptuna.TrialStateFail, Value: math.NaN(), Reason: oneLine(runErr.Error())}
+		if noFault(runErr) {
+			f.Requeue, f.Counted = true, true
+		}
+		return t.fail(f)
 	case status == metrics.StatusDiverged:
 		return t.pruned(wctx, out, fmt.Sprintf("diverged (NaN/Inf) at gradient evaluation %d", out.DivergedAt()))
 	case status != metrics.StatusOK:
@@ -213,6 +221,13 @@ func (t *Trial) Finish(ctx context.Context, out pipeline.Outcome, runErr error) 
 		return t.lost(f, err)
 	}
 	return f, nil
+}
+
+// noFault reports whether a run's error says nothing about its
+// parameters: the store could not be reached, or the plugin process died
+// or stopped answering.
+func noFault(err error) bool {
+	return results.Transient(err) || errors.Is(err, loader.ErrPluginStopped)
 }
 
 // pruned files a pruned or diverged run.
@@ -293,6 +308,9 @@ func (t *Trial) runMeta(out pipeline.Outcome, interrupted bool) results.RunMeta 
 	}
 	if status != "" {
 		extra["status"] = status
+	}
+	if out.ResumedAt > 0 {
+		extra["resumed_at_grad_evals"] = strconv.FormatInt(out.ResumedAt, 10)
 	}
 	if out.Data.Train != "" {
 		extra["train_set"], extra["test_set"] = out.Data.Train, out.Data.Test

@@ -42,10 +42,20 @@ func (t Train) config(model, dataset string) train.Config {
 
 // check validates the trainer fields with the trainer's own check
 // (train.Config.Validate), so that a study refuses exactly what a run of it
-// would. The error names the study's key (train.batch_size, model, ...).
+// would, and the sizes with the data sets' (data.Source.CheckSizes: a
+// subset larger than its set, a data set or batch larger than the memory
+// available). The error names the study's key (train.batch_size, model,
+// ...).
 func (t Train) check(model, dataset string) error {
 	cfg := t.config(model, dataset)
 	err := cfg.Validate()
+	if err == nil {
+		err = cfg.Data.CheckSizes(cfg.BatchSize, train.DefaultEvalBatch)
+	}
+	var se *data.SizeError
+	if errors.As(err, &se) {
+		return fmt.Errorf("train.%s %s", se.Field, se.Problem)
+	}
 	var ce *train.ConfigError
 	if !errors.As(err, &ce) {
 		return err

@@ -59,7 +59,7 @@ func (s *Study) GridPoints() ([]map[string]float64, error) {
 		for _, v := range vals {
 			x, err := p.Internal(v)
 			if err != nil {
-				return nil, fmt.Errorf("grid.%s: %w", p.Name, err)
+				return nil, fmt.Errorf("%s: %w", s.gridWhere(p.Name), err)
 			}
 			ax.values = append(ax.values, x)
 		}

@@ -34,7 +34,7 @@ var setAliases = map[string]string{
 
 // topLevel are the document's top-level keys that --set may address by path.
 var topLevel = []string{"name", "description", "optimizer", "optimizers", "model", "dataset", "train",
-	"hyperparams", "space", "grid", "objective", "trials", "sampler", "seed", "pruner", "stability"}
+	"hyperparams", "space", "grid", "objective", "trials", "sampler", "seed", "pruner", "stability", "retries", "seeds", "kind", "baseline", "tuning_trials", "target"}
 
 // SetKeys describes the --set keys for help texts.
 func SetKeys() string {
@@ -47,11 +47,16 @@ func SetKeys() string {
 // means "default" when the study defines it) and then each override
 // "key=value" of sets, checked again as a whole. See [SetKeys] for keys.
 // Values are YAML scalars or flow sequences.
+//
+// Errors about the search space and the grid name the lines of the entries
+// in the file the study was parsed from (or in its budget overlay); values
+// given by sets have no line.
 func (s *Study) Resolve(budget string, sets []string) (*Study, error) {
 	doc, err := toMap(s)
 	if err != nil {
 		return nil, err
 	}
+	l := s.lines.clone()
 	if budget == "" {
 		if _, ok := s.Budgets[BudgetDefault]; ok {
 			budget = BudgetDefault
@@ -62,25 +67,25 @@ func (s *Study) Resolve(budget string, sets []string) (*Study, error) {
 		if !ok {
 			return nil, fmt.Errorf("study %s: no budget %q (it has %s)", s.Name, budget, strings.Join(slices.Sorted(maps.Keys(s.Budgets)), ", "))
 		}
-		var overlay map[string]any
-		if err := n.Decode(&overlay); err != nil {
+		overlay, err := decodeOverlay(&n)
+		if err != nil {
 			return nil, fmt.Errorf("study %s: budget %q: %w", s.Name, budget, err)
 		}
 		merge(doc, overlay)
+		l = l.overlay(s.lines.budgets[budget])
 	}
 	for _, kv := range sets {
-		if err := applySet(doc, s, kv); err != nil {
+		path, err := applySet(doc, s, kv)
+		if err != nil {
 			return nil, fmt.Errorf("--set %s: %w", kv, err)
 		}
+		l.forget(path)
 	}
-	b, err := yaml.Marshal(doc)
-	if err != nil {
-		return nil, fmt.Errorf("study %s: %w", s.Name, err)
-	}
-	r, err := decodeStrict(b)
+	r, err := redecode(doc)
 	if err != nil {
 		return nil, fmt.Errorf("study %s with budget %q and overrides %q: %w", s.Name, budget, sets, err)
 	}
+	r.setLines(l)
 	r.Source, r.Budget, r.Sets = s.Source, budget, slices.Clone(sets)
 	for _, w := range s.Warnings {
 		r.Warnings = appendOnce(r.Warnings, w)
@@ -91,11 +96,11 @@ func (s *Study) Resolve(budget string, sets []string) (*Study, error) {
 	return r, nil
 }
 
-// withOverlay merges a budget overlay and checks the result (used to
-// check every budget when a study is parsed).
-func (s *Study) withOverlay(n *yaml.Node) (*Study, error) {
-	var overlay map[string]any
-	if err := n.Decode(&overlay); err != nil {
+// withOverlay merges the overlay n of the named budget and checks the
+// result (used to check every budget when a study is parsed).
+func (s *Study) withOverlay(budget string, n *yaml.Node) (*Study, error) {
+	overlay, err := decodeOverlay(n)
+	if err != nil {
 		return nil, err
 	}
 	doc, err := toMap(s)
@@ -103,15 +108,49 @@ func (s *Study) withOverlay(n *yaml.Node) (*Study, error) {
 		return nil, err
 	}
 	merge(doc, overlay)
+	r, err := redecode(doc)
+	if err != nil {
+		return nil, err
+	}
+	r.setLines(s.lines.overlay(s.lines.budgets[budget]))
+	return r, r.validate()
+}
+
+// decodeOverlay decodes a budget overlay into a generic mapping. It first
+// decodes it as a study, so that a value of the wrong type is reported at
+// its line in the file rather than in the re-marshalled document.
+func decodeOverlay(n *yaml.Node) (map[string]any, error) {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; !slices.Contains(topLevel, k.Value) {
+				return nil, fmt.Errorf("line %d: unknown key %q; a budget sets %s", k.Line, k.Value, strings.Join(topLevel, ", "))
+			}
+		}
+	}
+	var typed Study
+	if err := n.Decode(&typed); err != nil {
+		return nil, err
+	}
+	var overlay map[string]any
+	if err := n.Decode(&overlay); err != nil {
+		return nil, err
+	}
+	return overlay, nil
+}
+
+// redecode marshals a merged document and decodes it strictly as a study.
+// Its errors lose yaml.v3's line numbers, which would be those of the
+// marshalled text; the caller gives the study its file's lines (setLines).
+func redecode(doc map[string]any) (*Study, error) {
 	b, err := yaml.Marshal(doc)
 	if err != nil {
 		return nil, err
 	}
 	r, err := decodeStrict(b)
 	if err != nil {
-		return nil, err
+		return nil, withoutLines(err)
 	}
-	return r, r.validate()
+	return r, nil
 }
 
 func toMap(s *Study) (map[string]any, error) {
@@ -151,10 +190,13 @@ func parseValue(raw string) (any, error) {
 	return v, nil
 }
 
-func applySet(doc map[string]any, s *Study, kv string) error {
+// applySet applies one override "key=value" to doc. It returns the
+// dotted path it wrote when the key was one (nil for the other kinds of
+// keys), so that Resolve knows which values came from the command line.
+func applySet(doc map[string]any, s *Study, kv string) ([]string, error) {
 	key, raw, ok := strings.Cut(kv, "=")
 	if !ok || strings.TrimSpace(key) == "" {
-		return errors.New("want key=value")
+		return nil, errors.New("want key=value")
 	}
 	key = strings.ReplaceAll(strings.ToLower(strings.TrimSpace(key)), "-", "_")
 	raw = strings.TrimSpace(raw)
@@ -179,12 +221,12 @@ func applySet(doc map[string]any, s *Study, kv string) error {
 				delete(doc, "grid")
 			}
 		}
-		return nil
+		return nil, nil
 	}
 	// The optimizer of a study over several: narrow it to one.
 	if key == OptimizerParam && len(s.Optimizers) > 0 {
 		if !slices.Contains(s.Optimizers, raw) {
-			return fmt.Errorf("%q is not an optimizer of study %s (%s)", raw, s.Name, strings.Join(opts, ", "))
+			return nil, fmt.Errorf("%q is not an optimizer of study %s (%s)", raw, s.Name, strings.Join(opts, ", "))
 		}
 		doc["optimizer"] = raw
 		delete(doc, "optimizers")
@@ -215,7 +257,7 @@ func applySet(doc map[string]any, s *Study, kv string) error {
 			}
 			doc["space"] = kept
 		}
-		return nil
+		return nil, nil
 	}
 	// The optimizer of a single-optimizer study: swap it, its fixed
 	// hyperparameters go along (and are checked against the new plugin).
@@ -227,14 +269,14 @@ func applySet(doc map[string]any, s *Study, kv string) error {
 				delete(hp, s.Optimizer)
 			}
 		}
-		return nil
+		return nil, nil
 	}
 	// An optimizer hyperparameter: OPT.NAME or hp.NAME.
 	if first, rest, ok := strings.Cut(key, "."); ok && (first == "hp" || slices.Contains(opts, first)) {
 		targets := []string{first}
 		if first == "hp" {
 			if len(opts) != 1 {
-				return fmt.Errorf("study %s has several optimizers (%s): write OPTIMIZER.%s=VALUE", s.Name, strings.Join(opts, ", "), rest)
+				return nil, fmt.Errorf("study %s has several optimizers (%s): write OPTIMIZER.%s=VALUE", s.Name, strings.Join(opts, ", "), rest)
 			}
 			targets = opts
 		}
@@ -251,25 +293,25 @@ func applySet(doc map[string]any, s *Study, kv string) error {
 			}
 			m[rest] = raw
 		}
-		return nil
+		return nil, nil
 	}
 	if a, ok := setAliases[key]; ok {
 		key = a
 	}
 	path := strings.Split(key, ".")
 	if !slices.Contains(topLevel, path[0]) {
-		return fmt.Errorf("unknown key %q; keys are %s", key, SetKeys())
+		return nil, fmt.Errorf("unknown key %q; keys are %s", key, SetKeys())
 	}
 	v, err := parseValue(raw)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	m := doc
 	for _, k := range path[:len(path)-1] {
 		next, ok := m[k].(map[string]any)
 		if !ok {
 			if m[k] != nil {
-				return fmt.Errorf("%s is not a mapping", k)
+				return nil, fmt.Errorf("%s is not a mapping", k)
 			}
 			next = map[string]any{}
 			m[k] = next
@@ -277,5 +319,5 @@ func applySet(doc map[string]any, s *Study, kv string) error {
 		m = next
 	}
 	m[path[len(path)-1]] = v
-	return nil
+	return path, nil
 }

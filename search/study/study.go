@@ -17,12 +17,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 
@@ -109,6 +111,25 @@ type Study struct {
 	Seed      int64      `yaml:"seed"`
 	Pruner    Pruner     `yaml:"pruner,omitempty"`
 	Stability *Stability `yaml:"stability,omitempty"`
+	// Retries is how many times a trial that failed through no fault of
+	// its parameters is run again (nil: the tuner's default).
+	Retries *int `yaml:"retries,omitempty"`
+	// Seeds runs every configuration the sampler proposes (or every grid
+	// point) this many times, with trainer seeds train.seed, +1, …, each
+	// its own trial (0 = 1).
+	Seeds int `yaml:"seeds,omitempty"`
+	// Kind is "" (a search) or "compare": a fair comparison of the study's
+	// optimizers (see compare.go).
+	Kind string `yaml:"kind,omitempty"`
+	// Baseline is the optimizer a compare study measures the others
+	// against.
+	Baseline string `yaml:"baseline,omitempty"`
+	// TuningTrials is the number of tuning trials each optimizer of a
+	// compare study gets over its own space.
+	TuningTrials int `yaml:"tuning_trials,omitempty"`
+	// Target is the train loss at which speed and stability are compared
+	// ("auto", the default, or a number); reports read it.
+	Target string `yaml:"target,omitempty"`
 	// Budgets are overlays merged over the study by [Study.Resolve]; each
 	// may set any field (trials, train.epochs, ...).
 	Budgets map[string]yaml.Node `yaml:"budgets,omitempty"`
@@ -122,6 +143,8 @@ type Study struct {
 	// Warnings are notes on deprecated keys the study used; tune prints
 	// them.
 	Warnings []string `yaml:"-"`
+
+	lines lines // where the space's entries and the grid's keys stand in the file
 }
 
 // Train holds the trainer fields of a study.
@@ -171,7 +194,9 @@ type Param struct {
 	line int // line in the source file, 0 when unknown
 }
 
-// UnmarshalYAML records the line of the entry for error messages.
+// UnmarshalYAML records the line of the entry for error messages. (A
+// study that Resolve decoded again gets its entries' lines from the file it
+// was parsed from, not from the re-marshalled document.)
 func (p *Param) UnmarshalYAML(n *yaml.Node) error {
 	type plain Param
 	var q plain
@@ -181,6 +206,15 @@ func (p *Param) UnmarshalYAML(n *yaml.Node) error {
 	*p = Param(q)
 	p.line = n.Line
 	return nil
+}
+
+// gridWhere names the grid's key name, with its line in the file when
+// known.
+func (s *Study) gridWhere(name string) string {
+	if line := s.lines.grid[name]; line > 0 {
+		return fmt.Sprintf("grid.%s (line %d)", name, line)
+	}
+	return "grid." + name
 }
 
 func (p Param) where(i int) string {
@@ -320,13 +354,51 @@ func Load(nameOrPath string) (*Study, error) {
 	return Parse(b, nameOrPath)
 }
 
-// LoadFile reads and parses a study file.
+// MaxFileSize is the size, in bytes, of the largest study file LoadFile
+// reads (1 MiB). A study is a page of YAML; the shipped ones are under 3 kB.
+const MaxFileSize = 1 << 20
+
+// LoadFile reads and parses a study file. It refuses anything but a
+// regular file (a device such as /dev/zero, a pipe, a folder) and files
+// larger than MaxFileSize, reading at most MaxFileSize+1 bytes.
 func LoadFile(path string) (*Study, error) {
-	b, err := os.ReadFile(path)
+	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("read study: %w", err)
 	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("read study %s: it is %s, not a regular file; want a YAML file", path, fileKind(fi.Mode()))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read study: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read study: %w", err)
+	}
+	if len(b) > MaxFileSize {
+		return nil, fmt.Errorf("read study %s: larger than %d bytes (1 MiB), the limit for a study file", path, MaxFileSize)
+	}
 	return Parse(b, path)
+}
+
+// fileKind names the kind of a file that is not a regular one.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a folder"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "a special file (" + m.Type().String() + ")"
 }
 
 // Parse decodes a study from YAML, refusing unknown fields, and checks it.
@@ -336,12 +408,17 @@ func Parse(b []byte, source string) (*Study, error) {
 	if err != nil {
 		return nil, fmt.Errorf("study %s: %w", source, err)
 	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err == nil { // it decoded above
+		s.lines = linesOf(&doc, true)
+	}
 	s.Source = source
 	if err := s.validate(); err != nil {
 		return nil, fmt.Errorf("study %s: %w", source, err)
 	}
-	for name, n := range s.Budgets {
-		if _, err := s.withOverlay(&n); err != nil {
+	for _, name := range slices.Sorted(maps.Keys(s.Budgets)) {
+		n := s.Budgets[name]
+		if _, err := s.withOverlay(name, &n); err != nil {
 			return nil, fmt.Errorf("study %s: budget %q: %w", source, name, err)
 		}
 	}
@@ -372,6 +449,7 @@ func (s *Study) Clone() *Study {
 		panic(fmt.Sprintf("study: re-decode: %v", err))
 	}
 	c.Source, c.Budget, c.Sets, c.Warnings = s.Source, s.Budget, slices.Clone(s.Sets), slices.Clone(s.Warnings)
+	c.setLines(s.lines.clone())
 	return c
 }
 
@@ -403,9 +481,12 @@ func (p Param) AppliesTo(opt string) bool {
 func (s *Study) validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if s.Name == "" {
+	switch {
+	case s.Name == "":
 		bad("name: missing")
-	} else if strings.ContainsAny(s.Name, " \t\n") {
+	case strings.ContainsFunc(s.Name, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }):
+		bad("name %q: control and other invisible characters are not allowed", s.Name)
+	case strings.Contains(s.Name, " "):
 		bad("name %q: no spaces allowed", s.Name)
 	}
 	switch {
@@ -448,7 +529,7 @@ func (s *Study) validate() error {
 			}
 		}
 	}
-	names := map[string]bool{}
+	names := map[string]map[string]bool{} // name → the optimizers an entry of that name applies to
 	for i, p := range s.Space {
 		w := p.where(i)
 		if p.Name == "" {
@@ -458,10 +539,24 @@ func (s *Study) validate() error {
 		if p.Name == OptimizerParam {
 			bad("%s: %q is reserved (list the optimizers in optimizers:)", w, p.Name)
 		}
-		if names[p.Name] {
-			bad("%s: repeated", w)
+		// A name may repeat for disjoint sets of optimizers (an lr range
+		// for Adam, another for SGD).
+		covers := p.Optimizers
+		if len(covers) == 0 {
+			covers = opts
 		}
-		names[p.Name] = true
+		if names[p.Name] == nil {
+			names[p.Name] = map[string]bool{}
+		}
+		for _, o := range covers {
+			if names[p.Name][o] {
+				bad("%s: repeated (for optimizer %s)", w, o)
+				break
+			}
+		}
+		for _, o := range covers {
+			names[p.Name][o] = true
+		}
 		for _, o := range p.Optimizers {
 			if !slices.Contains(opts, o) {
 				bad("%s: optimizers: %q is not an optimizer of this study (%s)", w, o, strings.Join(opts, ", "))
@@ -478,34 +573,35 @@ func (s *Study) validate() error {
 		}
 	}
 	for name, values := range s.Grid {
+		gw := s.gridWhere(name)
 		if len(values) == 0 {
-			bad("grid.%s: no values", name)
+			bad("%s: no values", gw)
 			continue
 		}
 		if name == OptimizerParam {
 			for _, v := range values {
 				if !slices.Contains(opts, v) {
-					bad("grid.optimizer: %q is not an optimizer of this study (%s)", v, strings.Join(opts, ", "))
+					bad("%s: %q is not an optimizer of this study (%s)", gw, v, strings.Join(opts, ", "))
 				}
 			}
 			continue
 		}
 		p, ok := s.Param(name)
 		if !ok {
-			bad("grid.%s: not a parameter of the search space", name)
+			bad("%s: not a parameter of the search space", gw)
 			continue
 		}
 		if p.Type == TypeFixed {
-			bad("grid.%s: the parameter is fixed", name)
+			bad("%s: the parameter is fixed", gw)
 			continue
 		}
 		seen := map[float64]bool{}
 		for _, v := range values {
 			x, err := p.Internal(v)
 			if err != nil {
-				bad("grid.%s: %v", name, err)
+				bad("%s: %v", gw, err)
 			} else if seen[x] {
-				bad("grid.%s: %q repeated", name, v)
+				bad("%s: %q repeated", gw, v)
 			}
 			seen[x] = true
 		}
@@ -523,7 +619,7 @@ func (s *Study) validate() error {
 	}
 	switch s.Sampler {
 	case SamplerTPE, SamplerRandom, SamplerCMAES:
-		if s.Trials < 1 {
+		if s.Trials < 1 && s.Kind != KindCompare { // a compare study counts tuning_trials
 			bad("trials: %d, want >= 1", s.Trials)
 		}
 	case SamplerGrid:
@@ -538,6 +634,15 @@ func (s *Study) validate() error {
 	}
 	if err := s.checkPruner(); err != nil {
 		bad("pruner: %v", err)
+	}
+	if err := s.checkRetries(); err != nil {
+		bad("%v", err)
+	}
+	if s.Seeds < 0 || s.Seeds > MaxSeeds {
+		bad("seeds: %d, want 1 to %d (0 = 1)", s.Seeds, MaxSeeds)
+	}
+	if err := s.checkCompare(); err != nil {
+		bad("%v", err)
 	}
 	if s.Stability != nil && s.Stability.Replace < 0 {
 		bad("stability.replace: %d, want >= 0", s.Stability.Replace)

@@ -1,9 +1,12 @@
 package study
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,7 +16,7 @@ import (
 )
 
 func TestShippedStudiesParseAndResolve(t *testing.T) {
-	want := []string{"adam-lr", "gamma-sweep", "inner-steps", "lambda-sweep", "psi-sweep", "small-batch", "table1"}
+	want := []string{"adam-lr", "compare-lenet", "gamma-sweep", "inner-steps", "lambda-sweep", "psi-sweep", "small-batch", "table1"}
 	if got := Names(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
@@ -107,6 +110,9 @@ trials: 2
 		{"grid outside range", base + "space:\n  - {name: momentum, type: float, low: 0, high: 0.5}\ngrid: {momentum: [0.9]}\n", []string{"grid.momentum", "outside [0, 0.5]"}},
 		{"no optimizer", strings.Replace(base, "optimizer: sgd\n", "", 1), []string{"optimizer: missing"}},
 		{"empty", "", []string{"empty document"}},
+		{"control character in name", strings.Replace(base, "name: x", `name: "x\e[31m"`, 1), []string{`name "x\x1b[31m": control`}},
+		{"newline in name", strings.Replace(base, "name: x", `name: "x\ny"`, 1), []string{`name "x\ny": control`}},
+		{"space in name", strings.Replace(base, "name: x", `name: "x y"`, 1), []string{`name "x y": no spaces`}},
 		{"prune on hitting time", strings.Replace(base, "test_accuracy", "hitting_time_grads", 1) + "pruner: {kind: median}\n", []string{"no per-evaluation values"}},
 	}
 	for _, c := range cases {
@@ -172,13 +178,16 @@ func TestResolveSets(t *testing.T) {
 		{"epochs=many", "epochs"},
 		{"sampler=bayes", `sampler: "bayes"`},
 		{"batch_size=0", "train.batch_size 0: want at least 1"},
+		{"batch_size=1000000000", "train.batch_size 1000000000: the input batch alone (1000000000 × 3072 float32) needs 12.3 TB, more than the"},
+		{"train_size=50001", "train.train_size 50001: expected at most 50000, the training images of cifar10"},
 		// Refused here by the trainer's own check, as a run would refuse them.
 		{"model=transformer", `model "transformer": want one of lenet, mlp, resnet18, vgg16`},
 		{"dataset=imagenet", `dataset "imagenet": want one of cifar10, fashion-mnist, synthetic`},
 		{"hit_threshold=-1", "train.hit_threshold -1: want"},
 		{"lr=.inf", "train.schedule.lr +Inf: want"},
 		{"eval_every=-1", "train.eval_every -1: want"},
-		{"space=[{name: batch_size, type: int, low: 0, high: 8}]", `space[0] "batch_size" (line 38): batch_size = 0: train.batch_size 0: want at least 1`},
+		// The entry comes from the command line: no line of the file.
+		{"space=[{name: batch_size, type: int, low: 0, high: 8}]", `space[0] "batch_size": batch_size = 0: train.batch_size 0: want at least 1`},
 	} {
 		if _, err := s.Resolve("default", []string{bad.set}); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("--set %s: err = %v, want %q", bad.set, err, bad.want)
@@ -384,6 +393,159 @@ func TestSubsetSeedAlias(t *testing.T) {
 		warned := strings.Join(r.Warnings, "\n")
 		if (c.warn == "") != (warned == "") || !strings.Contains(warned, c.warn) {
 			t.Errorf("%q: warnings %q, want %q", c.set, warned, c.warn)
+		}
+	}
+}
+
+// lineStudy is a study written over many lines, as users write them; the
+// tests find the lines of its entries with lineOf.
+const lineStudy = `# A study with block mappings and comments, so that the lines of the file
+# differ from those of any re-marshalled document.
+name: lines
+description: >
+  a description folded
+  over two lines
+optimizer: sgd
+model: lenet
+dataset: synthetic
+train:
+  epochs: 1
+  batch_size: 32
+  budget_grads: 1000
+  schedule:
+    kind: constant
+    lr: 0.1
+objective:
+  metric: test_accuracy
+trials: 2
+space:
+  - name: momentum
+    type: float
+    low: 0
+    high: 0.5
+  - name: epochs          # 0 is valid only with a gradient budget
+    type: int
+    low: 0
+    high: 3
+grid:
+  momentum:
+    - 0.25
+`
+
+// lineOf returns the 1-based line of the first line of text holding sub.
+func lineOf(t *testing.T, text, sub string) int {
+	t.Helper()
+	for i, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			return i + 1
+		}
+	}
+	t.Fatalf("%q not in the study", sub)
+	return 0
+}
+
+// TestErrorLines: every error about a search-space entry or a grid key
+// names the line of the entry in the user's file — when the file is
+// parsed, when a budget overlay is applied and after --set overrides —
+// and no line where the value came from the command line.
+func TestErrorLines(t *testing.T) {
+	epochs := lineOf(t, lineStudy, "- name: epochs")
+	if epochs != 25 {
+		t.Fatalf("the epochs entry is on line %d; the test assumes 25", epochs)
+	}
+	momentum := lineOf(t, lineStudy, "- name: momentum")
+	gridMomentum := lineOf(t, lineStudy, "  momentum:")
+	budgets := "budgets:\n  wide:\n    space:\n      - name: momentum\n        type: float\n        low: 0.9\n        high: 0.1\n"
+	wideEntry := lineOf(t, lineStudy+budgets, "      - name: momentum")
+	cases := []struct {
+		name       string
+		yaml       string
+		budget     string
+		sets       []string
+		want       string
+		wantNoLine bool // the error must not name any line
+	}{
+		{name: "parse: entry", yaml: strings.Replace(lineStudy, "high: 0.5", "high: -1", 1),
+			want: fmt.Sprintf(`space[0] "momentum" (line %d): low 0 > high -1`, momentum)},
+		{name: "parse: grid key", yaml: strings.Replace(lineStudy, "- 0.25", "- 0.75", 1),
+			want: fmt.Sprintf("grid.momentum (line %d): momentum = 0.75 lies outside [0, 0.5]", gridMomentum)},
+		{name: "parse: a budget makes an entry invalid", yaml: lineStudy + "budgets:\n  nograds:\n    train: {budget_grads: 0}\n",
+			want: fmt.Sprintf(`budget "nograds": space[1] "epochs" (line %d): epochs = 0: train.epochs 0 without a gradient budget`, epochs)},
+		{name: "parse: a budget's own space", yaml: lineStudy + budgets,
+			want: fmt.Sprintf(`budget "wide": space[0] "momentum" (line %d): low 0.9 > high 0.1`, wideEntry)},
+		{name: "parse: a budget's value of the wrong type", yaml: lineStudy + "budgets:\n  bad:\n    space:\n      - {name: momentum, type: float, low: abc, high: 1}\n",
+			want: fmt.Sprintf(`line %d: "abc" is not a number`, len(strings.Split(lineStudy, "\n"))+3)},
+		{name: "parse: a budget's unknown key", yaml: lineStudy + "budgets:\n  bad:\n    colour: blue\n",
+			want: fmt.Sprintf(`budget "bad": line %d: unknown key "colour"`, len(strings.Split(lineStudy, "\n"))+2)},
+		{name: "resolve: --set makes an entry invalid", yaml: lineStudy, sets: []string{"budget_grads=0"},
+			want: fmt.Sprintf(`space[1] "epochs" (line %d): epochs = 0: train.epochs 0 without a gradient budget`, epochs)},
+		{name: "resolve: fixing an entry keeps its line", yaml: lineStudy, sets: []string{"epochs=0", "budget_grads=0"},
+			want: fmt.Sprintf(`space[1] "epochs" (line %d): epochs = 0: train.epochs 0 without a gradient budget`, epochs)},
+		{name: "resolve: after a budget", yaml: lineStudy + "budgets:\n  short:\n    trials: 1\n", budget: "short", sets: []string{"budget_grads=0"},
+			want: fmt.Sprintf(`space[1] "epochs" (line %d)`, epochs)},
+		{name: "resolve: a grid value from --set", yaml: lineStudy, sets: []string{"grid.momentum=[0.9]"},
+			want: "grid.momentum: momentum = 0.9 lies outside [0, 0.5]", wantNoLine: true},
+		{name: "resolve: a space from --set", yaml: lineStudy, sets: []string{"space=[{name: momentum, type: float, low: 1, high: 0}]", "grid={}"},
+			want: `space[0] "momentum": low 1 > high 0`, wantNoLine: true},
+		{name: "resolve: a value of the wrong type from --set", yaml: lineStudy, sets: []string{"trials=many"},
+			want: "cannot unmarshal !!str `many` into int", wantNoLine: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := Parse([]byte(c.yaml), "lines.yaml")
+			if err == nil && (c.budget != "" || c.sets != nil) {
+				_, err = s.Resolve(c.budget, c.sets)
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q\ndoes not contain %q", err, c.want)
+			}
+			if c.wantNoLine && strings.Contains(err.Error(), "line ") {
+				t.Errorf("error %q names a line, but the value came from --set", err)
+			}
+		})
+	}
+	// Clone keeps the lines.
+	s, err := Parse([]byte(lineStudy), "lines.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.Clone().Param("epochs"); p.where(1) != fmt.Sprintf(`space[1] "epochs" (line %d)`, epochs) {
+		t.Errorf("clone: %s", p.where(1))
+	}
+}
+
+// TestLoadFileLimits: LoadFile refuses files that are not regular and
+// files over MaxFileSize, naming the file and the limit.
+func TestLoadFileLimits(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, append([]byte("name: x\n#"), bytes.Repeat([]byte("x"), MaxFileSize)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exact := filepath.Join(dir, "exact.yaml")
+	body := "name: x\n"
+	if err := os.WriteFile(exact, []byte(body+"#"+strings.Repeat("x", MaxFileSize-len(body)-2)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		path string
+		want []string
+	}{
+		{"/dev/zero", []string{"/dev/zero", "a character device, not a regular file"}},
+		{dir, []string{dir, "a folder, not a regular file"}},
+		{big, []string{big, "larger than 1048576 bytes (1 MiB)"}},
+		{exact, []string{exact, "optimizer: missing"}}, // read whole: at the limit is allowed
+		{filepath.Join(dir, "none.yaml"), []string{"none.yaml", "no such file"}},
+	}
+	for _, c := range cases {
+		_, err := Load(c.path)
+		for _, w := range c.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("Load(%s): err = %v, want it to contain %q", c.path, err, w)
+			}
 		}
 	}
 }

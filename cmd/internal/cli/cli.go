@@ -35,6 +35,18 @@ func (b BadInput) Unwrap() error { return b.Err }
 // Bad formats a BadInput error.
 func Bad(format string, args ...any) error { return BadInput{fmt.Errorf(format, args...)} }
 
+// ExitError gives an error its own exit status (a command's documented
+// statuses beyond the shared ones).
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e ExitError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error.
+func (e ExitError) Unwrap() error { return e.Err }
+
 // ErrInterrupted marks a command stopped by Ctrl-C or SIGTERM; it exits
 // with ExitInterrupted. An error that wraps it is printed as the reason.
 var ErrInterrupted = errors.New("interrupted")
@@ -52,7 +64,7 @@ func Main(newRoot func(stdout, stderr io.Writer) *cobra.Command) {
 // every command of the tree quiet about usage, refuses positional
 // arguments where a command declares none, and turns cobra's flag and
 // argument errors into BadInput. A non-nil error is printed to stderr as
-// "NAME: error"; its status is ExitBadInput for a BadInput,
+// "NAME: error"; its status is an ExitError's own, ExitBadInput for a BadInput,
 // ExitInterrupted for ErrInterrupted (or a cancellation after ctx was
 // cancelled), ExitFailure otherwise.
 func Run(ctx context.Context, root *cobra.Command, args []string, stderr io.Writer) int {
@@ -69,10 +81,15 @@ func Run(ctx context.Context, root *cobra.Command, args []string, stderr io.Writ
 
 // Code is the exit status for err (nil: ExitOK).
 func Code(ctx context.Context, err error) int {
-	var bi BadInput
+	var (
+		bi BadInput
+		ee ExitError
+	)
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.As(err, &ee):
+		return ee.Code
 	case errors.As(err, &bi):
 		return ExitBadInput
 	case errors.Is(err, ErrInterrupted), ctx.Err() != nil && errors.Is(err, context.Canceled):

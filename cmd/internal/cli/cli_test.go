@@ -54,6 +54,7 @@ func TestRun(t *testing.T) {
 		{"stray argument of a subcommand", context.Background(), nil, []string{"sub", "extra"}, ExitBadInput, `unknown command "extra" for "tool sub"`},
 		{"interrupted", context.Background(), fmt.Errorf("%w: rerun to resume", ErrInterrupted), nil, ExitInterrupted, "tool: interrupted: rerun to resume"},
 		{"cancelled", cancelled, context.Canceled, nil, ExitInterrupted, "tool: context canceled"},
+		{"own status", context.Background(), ExitError{Code: 3, Err: errors.New("study incomplete")}, nil, 3, "tool: study incomplete"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var stderr bytes.Buffer
