@@ -179,3 +179,55 @@ func TestPluginKilledTrialRunAgain(t *testing.T) {
 		t.Errorf("%d FAIL trials, want the one whose plugin was killed", failed)
 	}
 }
+
+// TestDiskFullThenRerun runs a study on a small file system filled up to
+// leave less and less room, so that the disk fills up at one step or
+// another of the store's and the study's creation; after each, it frees
+// the space and checks that the same command, rerun, completes the study.
+// It needs root (to mount a tmpfs) and skips without it.
+func TestDiskFullThenRerun(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs")
+	}
+	for _, room := range []int{0, 16 << 10, 64 << 10, 160 << 10, 400 << 10} {
+		t.Run(fmt.Sprintf("%dKiB-free", room>>10), func(t *testing.T) {
+			fs := t.TempDir()
+			if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", fs).CombinedOutput(); err != nil {
+				t.Skipf("mount tmpfs: %v %s", err, out)
+			}
+			defer exec.Command("umount", "-l", fs).Run()
+			filler := filepath.Join(fs, "filler")
+			f, err := os.Create(filler)
+			if err != nil {
+				t.Fatal(err)
+			}
+			chunk := make([]byte, 4096)
+			for {
+				if _, err := f.Write(chunk); err != nil {
+					break // full
+				}
+			}
+			f.Close()
+			if room > 0 {
+				st, _ := os.Stat(filler)
+				if err := os.Truncate(filler, st.Size()-int64(room)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			db := filepath.Join(fs, "s.db")
+			args := append(slices.Clone(tiny), "--set", "grid={gamma: [0.5, 0.2]}", "--sampler", "grid", "--storage", db)
+			first := runTune(t, fs, args...)
+			if first.code == 0 {
+				t.Logf("with %d bytes free the study fitted", room)
+			}
+			if err := os.Remove(filler); err != nil {
+				t.Fatal(err)
+			}
+			r := runTune(t, fs, args...)
+			if r.code != 0 {
+				t.Fatalf("rerun after freeing the disk (first run: exit %d):\n%s\nfirst:\n%s", first.code, r, first)
+			}
+			checkGridOnce(t, db, "gamma-sweep", 2)
+		})
+	}
+}

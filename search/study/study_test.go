@@ -16,7 +16,7 @@ import (
 )
 
 func TestShippedStudiesParseAndResolve(t *testing.T) {
-	want := []string{"adam-lr", "compare-lenet", "gamma-sweep", "inner-steps", "lambda-sweep", "psi-sweep", "small-batch", "table1"}
+	want := []string{"adam-lr", "compare-lenet", "gamma-sweep", "inner-steps", "lambda-sweep", "psi-sweep", "small-batch", "stability-lenet", "table1"}
 	if got := Names(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
