@@ -22,13 +22,15 @@ func TestShippedStudiesParseAndResolve(t *testing.T) {
 	}
 	// grid sizes per budget, counted by hand from the YAML files.
 	grids := map[string][2]int{ // default, paper
-		"gamma-sweep":  {5, 5},
-		"lambda-sweep": {6, 6},
-		"inner-steps":  {5, 5},
-		"psi-sweep":    {4, 4},
-		"adam-lr":      {0, 0},
-		"small-batch":  {4, 10},
-		"table1":       {6, 30},
+		"gamma-sweep":     {5, 5},
+		"lambda-sweep":    {6, 6},
+		"inner-steps":     {5, 5},
+		"psi-sweep":       {4, 4},
+		"adam-lr":         {0, 0},
+		"small-batch":     {4, 10},
+		"table1":          {6, 30},
+		"stability-lenet": {3, 3},
+		"compare-lenet":   {0, 0},
 	}
 	for _, name := range want {
 		s, err := Load(name)
