@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lrsgd-lab/lrsgd/internal/cmdtest"
 	"github.com/lrsgd-lab/lrsgd/results"
 )
 
@@ -23,45 +23,21 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "train-cmd-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "train")
-	pluginsDir = filepath.Join(dir, "plugins")
-	builds := [][]string{
-		{"build", "-o", binary, "."},
-		{"build", "-o", filepath.Join(pluginsDir, "sgd"), "../../plugins/sgd"},
-		{"build", "-o", filepath.Join(pluginsDir, "lrsgd-r"), "../../plugins/lrsgd-r"},
-	}
-	for _, args := range builds {
-		if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "go %s: %v\n%s", strings.Join(args, " "), err, out)
-			os.RemoveAll(dir)
-			os.Exit(1)
-		}
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(cmdtest.Main(m, "train-cmd-test", func(dir string) error {
+		binary = filepath.Join(dir, "train")
+		pluginsDir = filepath.Join(dir, "plugins")
+		return cmdtest.Build(cmdtest.RepoRoot(), dir, map[string]string{
+			"train":           "./cmd/train",
+			"plugins/sgd":     "./plugins/sgd",
+			"plugins/lrsgd-r": "./plugins/lrsgd-r",
+		})
+	}))
 }
 
 func runTrain(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	default:
-		t.Fatal(err)
-	}
-	return o.String(), e.String(), code
+	r := cmdtest.Run(context.Background(), t, binary, "", nil, args...)
+	return r.Stdout, r.Stderr, r.Code
 }
 
 var quick = []string{"--dataset", "synthetic", "--train-size", "300", "--test-size", "100",

@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/lrsgd-lab/lrsgd/internal/cmdtest"
 	"github.com/lrsgd-lab/lrsgd/results"
 )
 
@@ -25,42 +22,24 @@ var bin struct {
 }
 
 func TestMain(m *testing.M) {
-	code := func() int {
-		dir, err := os.MkdirTemp("", "tune-test-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
+	os.Exit(cmdtest.Main(m, "tune-test-", func(dir string) error {
 		bin.dir = dir
 		bin.tune = filepath.Join(dir, "tune")
 		bin.plugins = filepath.Join(dir, "plugins")
-		bin.err = build(dir)
-		return m.Run()
-	}()
-	os.Exit(code)
+		bin.err = build(dir) // reported by each test
+		return nil
+	}))
 }
 
 // repoRoot is the folder holding go.mod.
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Dir(filepath.Dir(filepath.Dir(file)))
-}
+func repoRoot() string { return cmdtest.RepoRoot() }
 
 func build(dir string) error {
-	root := repoRoot()
-	targets := map[string]string{filepath.Join(dir, "tune"): "./cmd/tune"}
+	targets := map[string]string{"tune": "./cmd/tune"}
 	for _, p := range []string{"sgd", "lrsgd-r", "lrsgd-c", "adam-lr"} {
-		targets[filepath.Join(dir, "plugins", p)] = "./plugins/" + p
+		targets[filepath.Join("plugins", p)] = "./plugins/" + p
 	}
-	for out, pkg := range targets {
-		cmd := exec.Command("go", "build", "-o", out, pkg)
-		cmd.Dir = root
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
-		}
-	}
-	return nil
+	return cmdtest.Build(repoRoot(), dir, targets)
 }
 
 type result struct {
@@ -72,7 +51,7 @@ func (r result) String() string {
 	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 }
 
-// tune runs the binary in dir with the test plugins.
+// runTune runs the binary in dir with the test plugins.
 func runTune(t *testing.T, dir string, args ...string) result {
 	t.Helper()
 	if bin.err != nil {
@@ -83,20 +62,8 @@ func runTune(t *testing.T, dir string, args ...string) result {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		args = append([]string{"--plugins-dir", bin.plugins, "--no-progress"}, args...)
 	}
-	cmd := exec.CommandContext(ctx, bin.tune, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "LRSGD_STORAGE=")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run tune: %v", err)
-	}
-	return result{code, out.String(), errb.String()}
+	r := cmdtest.Run(ctx, t, bin.tune, dir, []string{"LRSGD_STORAGE="}, args...)
+	return result{r.Code, r.Stdout, r.Stderr}
 }
 
 func countStudies(t *testing.T, path string) int {

@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"math"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,22 +10,10 @@ import (
 
 	"github.com/lrsgd-lab/lrsgd/plugins/blocks"
 	"github.com/lrsgd-lab/lrsgd/plugins/loader"
+	"github.com/lrsgd-lab/lrsgd/plugins/loader/loadertest"
 	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
+	"github.com/lrsgd-lab/lrsgd/plugins/sdk/sdktest"
 )
-
-// grad is a fixed quadratic loss ½·Σ c_i w_i² with c_i = 1 + i%3, so that
-// ∇f(w)_i = c_i·w_i; the same on both sides of every comparison.
-func grad(g, w []float32) {
-	for i := range g {
-		g[i] = float32(1+i%3) * w[i]
-	}
-}
-
-func start(w []float32) {
-	for i := range w {
-		w[i] = float32(i+1) * 0.25 * float32(1-2*(i%2))
-	}
-}
 
 // results lists the StepResults of outer steps of these lengths, by hand.
 func results(ms ...int) []optimizer.StepResult {
@@ -84,118 +68,62 @@ func TestPolicy(t *testing.T) {
 // and a Save taken mid-run restores into a second plugin process that
 // continues bit-identically to an uninterrupted in-process run.
 func TestAsPlugin(t *testing.T) {
-	dir := t.TempDir()
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "doubling-m"), ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	opts := loader.Options{Dir: dir, Logger: hclog.NewNullLogger()}
-	ctx := context.Background()
-	infos, err := loader.List(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(infos) != 1 || infos[0].Err != nil || infos[0].Desc.Name != "doubling-m" {
-		t.Fatalf("List = %+v, want one doubling-m plugin", infos)
-	}
-	var table bytes.Buffer
-	loader.FormatDescription(&table, infos[0].Desc)
+	opts := loader.Options{Dir: loadertest.BuildPlugin(t, ".", "doubling-m"), Logger: hclog.NewNullLogger()}
+	table := loadertest.Describe(t, opts, "doubling-m")
 	for _, want := range []string{"geometric|constant|psi|doubling", "double_every", "m_start", "m_cap"} {
-		if !strings.Contains(table.String(), want) {
-			t.Errorf("hyperparameter table lacks %q:\n%s", want, table.String())
+		if !strings.Contains(table, want) {
+			t.Errorf("hyperparameter table lacks %q:\n%s", want, table)
 		}
 	}
 
 	const n = 50
 	cfg := optimizer.InitConfig{NumParams: n, Seed: 5, Hyperparams: map[string]string{"double_every": "3", "m_start": "1"}}
 	want := results(1, 1, 1, 2, 2, 2, 4, 4, 4) // 21 steps
-	lrAt := func(step int) float64 { return 0.05 / float64(1+step/10) }
 
 	// The uninterrupted run, in-process.
 	local := newOptimizer()
-	lb, err := local.Init(ctx, cfg)
+	lb, err := local.Init(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	start(lb.Params)
-	for s := range want {
-		grad(lb.Grads, lb.Params)
-		r, err := local.Step(ctx, optimizer.StepRequest{Step: int64(s), LR: lrAt(s)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r != want[s] {
-			t.Fatalf("in-process step %d: %+v, want %+v", s, r, want[s])
-		}
-	}
+	sdktest.QuadStart(lb.Params)
+	runSteps(t, "in-process", local, lb, 0, len(want), want)
 
 	// The plugin runs to step 8 (inside outer step 6), saves, and a second
 	// plugin process restores and finishes the run.
 	const at = 8
-	first, err := loader.Open(ctx, "doubling-m", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer first.Close()
-	fb, err := first.Init(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(fb.Params)
-	for s := range at {
-		grad(fb.Grads, fb.Params)
-		r, err := first.Step(ctx, optimizer.StepRequest{Step: int64(s), LR: lrAt(s)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r != want[s] {
-			t.Fatalf("plugin step %d: %+v, want %+v", s, r, want[s])
-		}
-	}
-	blob, err := first.Save(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	params, state := slices.Clone(fb.Params), slices.Clone(fb.State)
+	first, fb := loadertest.Start(t, "doubling-m", opts, cfg)
+	sdktest.QuadStart(fb.Params)
+	runSteps(t, "plugin", first, fb, 0, at, want)
+	ck := sdktest.Save(t, first, fb)
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
 
-	second, err := loader.Open(ctx, "doubling-m", opts)
-	if err != nil {
-		t.Fatal(err)
+	second, sb := loadertest.Start(t, "doubling-m", opts, cfg)
+	ck.Restore(t, second, sb)
+	runSteps(t, "restored plugin", second, sb, at, len(want), want)
+	sdktest.SameBits(t, "restored plugin params", sb.Params, lb.Params)
+	sdktest.SameBits(t, "restored plugin state", sb.State, lb.State)
+	if _, err := second.Init(context.Background(), optimizer.InitConfig{NumParams: 3, Hyperparams: map[string]string{"double_every": "0"}}); err == nil ||
+		!strings.Contains(err.Error(), `double_every="0"`) || !strings.Contains(err.Error(), "[1, 1e+06]") {
+		t.Errorf("Init with double_every=0: %v, want a refusal with the valid range", err)
 	}
-	defer second.Close()
-	sb, err := second.Init(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	copy(sb.Params, params)
-	copy(sb.State, state)
-	if err := second.Restore(ctx, blob); err != nil {
-		t.Fatal(err)
-	}
-	for s := at; s < len(want); s++ {
-		grad(sb.Grads, sb.Params)
-		r, err := second.Step(ctx, optimizer.StepRequest{Step: int64(s), LR: lrAt(s)})
+}
+
+// runSteps runs steps [from, to) of the test run on o, whose buffers are
+// b, with the gradients of sdktest.QuadGrad and a decaying lr, and checks
+// each result against want; what names the run in messages.
+func runSteps(t *testing.T, what string, o optimizer.Optimizer, b optimizer.Buffers, from, to int, want []optimizer.StepResult) {
+	t.Helper()
+	for s := from; s < to; s++ {
+		sdktest.QuadGrad(b.Grads, b.Params)
+		r, err := o.Step(context.Background(), optimizer.StepRequest{Step: int64(s), LR: 0.05 / float64(1+s/10)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if r != want[s] {
-			t.Fatalf("restored plugin step %d: %+v, want %+v", s, r, want[s])
+			t.Fatalf("%s step %d: %+v, want %+v", what, s, r, want[s])
 		}
-	}
-	for i := range lb.Params {
-		if math.Float32bits(sb.Params[i]) != math.Float32bits(lb.Params[i]) {
-			t.Fatalf("params[%d]: restored plugin %v, uninterrupted in-process %v", i, sb.Params[i], lb.Params[i])
-		}
-	}
-	for i := range lb.State {
-		if math.Float32bits(sb.State[i]) != math.Float32bits(lb.State[i]) {
-			t.Fatalf("state[%d]: restored plugin %v, uninterrupted in-process %v", i, sb.State[i], lb.State[i])
-		}
-	}
-	if _, err := second.Init(ctx, optimizer.InitConfig{NumParams: 3, Hyperparams: map[string]string{"double_every": "0"}}); err == nil ||
-		!strings.Contains(err.Error(), `double_every="0"`) || !strings.Contains(err.Error(), "[1, 1e+06]") {
-		t.Errorf("Init with double_every=0: %v, want a refusal with the valid range", err)
 	}
 }

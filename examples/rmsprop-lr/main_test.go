@@ -1,33 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"math"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/lrsgd-lab/lrsgd/plugins/loader"
+	"github.com/lrsgd-lab/lrsgd/plugins/loader/loadertest"
 	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
+	"github.com/lrsgd-lab/lrsgd/plugins/sdk/sdktest"
 )
-
-// grad is a fixed quadratic loss ½·Σ c_i w_i² with c_i = 1 + i%3, so that
-// ∇f(w)_i = c_i·w_i; the same on both sides of every comparison.
-func grad(g, w []float32) {
-	for i := range g {
-		g[i] = float32(1+i%3) * w[i]
-	}
-}
-
-func start(w []float32) {
-	for i := range w {
-		w[i] = float32(i+1) * 0.25 * float32(1-2*(i%2))
-	}
-}
 
 // TestAgainstEquations checks the composed optimizer against a plain
 // implementation written here from the equations: outer steps of M = 3
@@ -43,9 +28,9 @@ func TestAgainstEquations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start(b.Params)
+	sdktest.QuadStart(b.Params)
 
-	w := make([]float64, n)
+	w := make([]float64, n) // QuadStart in float64
 	for i := range w {
 		w[i] = float64(i+1) * 0.25 * float64(1-2*(i%2))
 	}
@@ -63,13 +48,13 @@ func TestAgainstEquations(t *testing.T) {
 			lambda = 0.01 / alpha
 		}
 		for i := range w {
-			g := float64(1+i%3)*w[i] + 2*lambda*(w[i]-anchor[i])
+			g := float64(1+i%3)*w[i] + 2*lambda*(w[i]-anchor[i]) // QuadGrad + the proximal term
 			d := g + wd*w[i]
 			s[i] = rho*s[i] + (1-rho)*d*d
 			w[i] -= alpha * d / (math.Sqrt(s[i]) + eps)
 		}
 
-		grad(b.Grads, b.Params)
+		sdktest.QuadGrad(b.Grads, b.Params)
 		r, err := opt.Step(ctx, optimizer.StepRequest{Step: step, LR: alpha})
 		if err != nil {
 			t.Fatal(err)
@@ -89,45 +74,25 @@ func TestAgainstEquations(t *testing.T) {
 // name through the host's loader, as any command would: it is listed with
 // its hyperparameters and runs bit-identically to the in-process optimizer.
 func TestAsPlugin(t *testing.T) {
-	dir := t.TempDir()
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "rmsprop-lr"), ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	opts := loader.Options{Dir: dir, Logger: hclog.NewNullLogger()}
-	ctx := context.Background()
-	infos, err := loader.List(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(infos) != 1 || infos[0].Err != nil || infos[0].Desc.Name != "rmsprop-lr" {
-		t.Fatalf("List = %+v, want one rmsprop-lr plugin", infos)
-	}
-	var table bytes.Buffer
-	loader.FormatDescription(&table, infos[0].Desc)
-	if !strings.Contains(table.String(), "rho") || !strings.Contains(table.String(), "m_policy") {
-		t.Fatalf("hyperparameter table lacks rho or m_policy:\n%s", table.String())
+	opts := loader.Options{Dir: loadertest.BuildPlugin(t, ".", "rmsprop-lr"), Logger: hclog.NewNullLogger()}
+	table := loadertest.Describe(t, opts, "rmsprop-lr")
+	if !strings.Contains(table, "rho") || !strings.Contains(table, "m_policy") {
+		t.Fatalf("hyperparameter table lacks rho or m_policy:\n%s", table)
 	}
 
-	remote, err := loader.Open(ctx, "rmsprop-lr", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer remote.Close()
-	local := newOptimizer()
+	ctx := context.Background()
 	cfg := optimizer.InitConfig{NumParams: 300, Seed: 5, Hyperparams: map[string]string{"gamma": "0.4"}}
-	rb, err := remote.Init(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	remote, rb := loadertest.Start(t, "rmsprop-lr", opts, cfg)
+	local := newOptimizer()
 	lb, err := local.Init(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	start(rb.Params)
-	start(lb.Params)
+	sdktest.QuadStart(rb.Params)
+	sdktest.QuadStart(lb.Params)
 	for step := range int64(30) {
-		grad(rb.Grads, rb.Params)
-		grad(lb.Grads, lb.Params)
+		sdktest.QuadGrad(rb.Grads, rb.Params)
+		sdktest.QuadGrad(lb.Grads, lb.Params)
 		req := optimizer.StepRequest{Step: step, LR: 0.01}
 		rr, err := remote.Step(ctx, req)
 		if err != nil {
@@ -138,11 +103,7 @@ func TestAsPlugin(t *testing.T) {
 			t.Fatalf("step %d: plugin %+v, in-process %+v", step, rr, lr)
 		}
 	}
-	for i := range rb.Params {
-		if math.Float32bits(rb.Params[i]) != math.Float32bits(lb.Params[i]) {
-			t.Fatalf("params[%d]: plugin %v, in-process %v", i, rb.Params[i], lb.Params[i])
-		}
-	}
+	sdktest.SameBits(t, "plugin params", rb.Params, lb.Params)
 	if _, err := remote.Init(ctx, optimizer.InitConfig{NumParams: 3, Hyperparams: map[string]string{"rho": "1.5"}}); err == nil ||
 		!strings.Contains(err.Error(), `rho="1.5"`) || !strings.Contains(err.Error(), "[0, 0.9999]") {
 		t.Fatalf("Init with rho=1.5: %v, want a refusal with the valid range", err)

@@ -1,14 +1,13 @@
 package e2e
 
 import (
-	"bytes"
-	"errors"
+	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
+
+	"github.com/lrsgd-lab/lrsgd/internal/cmdtest"
 )
 
 // bin holds the commands and plugins built once for all tests.
@@ -18,42 +17,22 @@ var bin struct {
 }
 
 func TestMain(m *testing.M) {
-	code := func() int {
-		dir, err := os.MkdirTemp("", "e2e-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
+	os.Exit(cmdtest.Main(m, "e2e-", func(dir string) error {
 		bin.dir, bin.plugins = dir, filepath.Join(dir, "plugins")
-		bin.err = build(dir)
-		return m.Run()
-	}()
-	os.Exit(code)
-}
-
-// repoRoot is the folder holding go.mod.
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Dir(filepath.Dir(filepath.Dir(file)))
+		bin.err = build(dir) // reported by each test
+		return nil
+	}))
 }
 
 func build(dir string) error {
 	targets := map[string]string{}
 	for _, c := range []string{"train", "tune", "report"} {
-		targets[filepath.Join(dir, c)] = "./cmd/" + c
+		targets[c] = "./cmd/" + c
 	}
 	for _, p := range []string{"sgd", "lrsgd-r", "lrsgd-c", "adam-lr"} {
-		targets[filepath.Join(dir, "plugins", p)] = "./plugins/" + p
+		targets[filepath.Join("plugins", p)] = "./plugins/" + p
 	}
-	for out, pkg := range targets {
-		cmd := exec.Command("go", "build", "-o", out, pkg)
-		cmd.Dir = repoRoot()
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
-		}
-	}
-	return nil
+	return cmdtest.Build(cmdtest.RepoRoot(), dir, targets)
 }
 
 // result is one command's exit status and output.
@@ -73,27 +52,9 @@ func command(t *testing.T, dir, name string, args ...string) result {
 	if bin.err != nil {
 		t.Fatal(bin.err)
 	}
-	pluginFlag := "--plugins-dir"
-	if name == "report" {
-		pluginFlag = ""
+	if name != "report" {
+		args = append([]string{"--plugins-dir", bin.plugins, "--no-progress"}, args...)
 	}
-	var all []string
-	if pluginFlag != "" {
-		all = append(all, pluginFlag, bin.plugins, "--no-progress")
-	}
-	cmd := exec.Command(filepath.Join(bin.dir, name), append(all, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "LRSGD_STORAGE=", "LRSGD_PLUGINS=", "LRSGD_PLUGIN_MANIFEST=")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String()}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("%s: %v", name, err)
-	}
-	return r
+	r := cmdtest.Run(context.Background(), t, filepath.Join(bin.dir, name), dir, []string{"LRSGD_STORAGE=", "LRSGD_PLUGINS=", "LRSGD_PLUGIN_MANIFEST="}, args...)
+	return result{r.Code, r.Stdout, r.Stderr}
 }

@@ -310,6 +310,34 @@ func runSteps(t *testing.T, opt optimizer.Optimizer, buf optimizer.Buffers, from
 	return rs
 }
 
+// initTest initialises opt with cfg and puts the test initialisation
+// (testInit) in its Params.
+func initTest(t *testing.T, opt optimizer.Optimizer, cfg optimizer.InitConfig) optimizer.Buffers {
+	t.Helper()
+	buf, err := opt.Init(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Init with %v: %v", cfg.Hyperparams, err)
+	}
+	copy(buf.Params, testInit(cfg.NumParams))
+	return buf
+}
+
+// stepAllocs initialises opt with cfg (initTest) and returns the average
+// number of allocations of its Step over runs steps of the test gradient
+// sequence.
+func stepAllocs(t *testing.T, opt optimizer.Optimizer, cfg optimizer.InitConfig, runs int) float64 {
+	t.Helper()
+	buf := initTest(t, opt, cfg)
+	var step int64
+	return testing.AllocsPerRun(runs, func() {
+		testGrad(step, buf.Params, buf.Grads)
+		if _, err := opt.Step(context.Background(), optimizer.StepRequest{Step: step, LR: 0.01}); err != nil {
+			t.Fatal(err)
+		}
+		step++
+	})
+}
+
 func TestSaveRestoreBitIdentical(t *testing.T) {
 	const (
 		n     = 70
@@ -321,21 +349,13 @@ func TestSaveRestoreBitIdentical(t *testing.T) {
 			cfg := optimizer.InitConfig{NumParams: n, Seed: 99, Hyperparams: tc.hp}
 			// Uninterrupted run.
 			a := tc.new()
-			bufA, err := a.Init(ctx, cfg)
-			if err != nil {
-				t.Fatalf("%s: %v", tc.name, err)
-			}
-			copy(bufA.Params, testInit(n))
+			bufA := initTest(t, a, cfg)
 			var doneA int64
 			resA := runSteps(t, a, bufA, 0, total, &doneA)
 
 			// Interrupted at step `at`, restored into a fresh optimizer.
 			b := tc.new()
-			bufB, err := b.Init(ctx, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			copy(bufB.Params, testInit(n))
+			bufB := initTest(t, b, cfg)
 			var doneB int64
 			resB := runSteps(t, b, bufB, 0, at, &doneB)
 			blob, err := b.Save(ctx)
@@ -429,22 +449,8 @@ func TestRestoreRefusesForeignBlobs(t *testing.T) {
 }
 
 func TestStepDoesNotAllocate(t *testing.T) {
-	ctx := context.Background()
 	for _, tc := range saveRestoreCases {
-		opt := tc.new()
-		buf, err := opt.Init(ctx, optimizer.InitConfig{NumParams: 1000, Seed: 3, Hyperparams: tc.hp})
-		if err != nil {
-			t.Fatal(err)
-		}
-		copy(buf.Params, testInit(1000))
-		var step int64
-		allocs := testing.AllocsPerRun(200, func() {
-			testGrad(step, buf.Params, buf.Grads)
-			if _, err := opt.Step(ctx, optimizer.StepRequest{Step: step, LR: 0.01}); err != nil {
-				t.Fatal(err)
-			}
-			step++
-		})
+		allocs := stepAllocs(t, tc.new(), optimizer.InitConfig{NumParams: 1000, Seed: 3, Hyperparams: tc.hp}, 200)
 		if allocs != 0 {
 			t.Errorf("%s: %g allocations per Step, want 0", tc.name, allocs)
 		}
@@ -458,19 +464,18 @@ func (clash) Hyperparams() []optimizer.HyperparamSpec {
 	return []optimizer.HyperparamSpec{{Name: "gamma", Type: optimizer.Float, Default: "0.5", Min: 0, Max: 1, Doc: "clashes"}}
 }
 
-func TestConstructionErrors(t *testing.T) {
-	tests := []struct {
-		name string
-		opt  optimizer.Optimizer
-		want string
-	}{
-		{"name clash", blocks.NewProximal(&clash{}, "x", "1"), `x: hyperparameter "gamma" declared twice`},
-		{"nil rule", blocks.NewPlain(nil, "x", "1"), "x: nil rule"},
-		{"unknown default", blocks.NewProximal(blocks.NewSGDRule(), "x", "1", blocks.WithDefaults(map[string]string{"gama": "1"})), `unknown hyperparameter "gama"`},
-		{"bad default", blocks.NewProximal(blocks.NewSGDRule(), "x", "1", blocks.WithDefaults(map[string]string{"gamma": "7"})), "gamma"},
-		{"unknown preset", blocks.NewProximal(blocks.NewSGDRule(), "x", "1", blocks.WithPresetDefaults("fast", map[string]string{"m": "1"})), `unknown preset "fast"`},
-		{"bad preset value", blocks.NewProximal(blocks.NewSGDRule(), "x", "1", blocks.WithPresetDefaults("paper", map[string]string{"m": "0"})), "preset paper: hyperparameter m="},
-	}
+// refusal is an optimizer that is built wrongly and the part of the
+// error that says so.
+type refusal struct {
+	name string
+	opt  optimizer.Optimizer
+	want string
+}
+
+// checkRefusals checks that Describe refuses each optimizer with its
+// error and that Init fails.
+func checkRefusals(t *testing.T, tests []refusal) {
+	t.Helper()
 	for _, tt := range tests {
 		_, err := tt.opt.Describe(context.Background())
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -480,6 +485,17 @@ func TestConstructionErrors(t *testing.T) {
 			t.Errorf("%s: Init succeeded", tt.name)
 		}
 	}
+}
+
+func TestConstructionErrors(t *testing.T) {
+	checkRefusals(t, []refusal{
+		{"name clash", blocks.NewProximal(&clash{}, "x", "1"), `x: hyperparameter "gamma" declared twice`},
+		{"nil rule", blocks.NewPlain(nil, "x", "1"), "x: nil rule"},
+		{"unknown default", blocks.NewProximal(blocks.NewSGDRule(), "x", "1", blocks.WithDefaults(map[string]string{"gama": "1"})), `unknown hyperparameter "gama"`},
+		{"bad default", blocks.NewProximal(blocks.NewSGDRule(), "x", "1", blocks.WithDefaults(map[string]string{"gamma": "7"})), "gamma"},
+		{"unknown preset", blocks.NewProximal(blocks.NewSGDRule(), "x", "1", blocks.WithPresetDefaults("fast", map[string]string{"m": "1"})), `unknown preset "fast"`},
+		{"bad preset value", blocks.NewProximal(blocks.NewSGDRule(), "x", "1", blocks.WithPresetDefaults("paper", map[string]string{"m": "0"})), "preset paper: hyperparameter m="},
+	})
 }
 
 func TestParseValuesConfiguresARuleAlone(t *testing.T) {

@@ -34,12 +34,15 @@ func (p *recordingM) M(o blocks.OuterInfo) (int, error) {
 // decayLambda is λ_t = lambda0/t.
 type decayLambda struct{ lambda0 float64 }
 
+// lambda0Spec is decayLambda's one hyperparameter.
+var lambda0Spec = optimizer.HyperparamSpec{Name: "lambda0", Type: optimizer.Float, Default: "1", Min: 0, Max: 10, Doc: "λ_1"}
+
 func (p *decayLambda) Hyperparams() []optimizer.HyperparamSpec {
-	return []optimizer.HyperparamSpec{{Name: "lambda0", Type: optimizer.Float, Default: "1", Min: 0, Max: 10, Doc: "λ_1"}}
+	return []optimizer.HyperparamSpec{lambda0Spec}
 }
 
 func (p *decayLambda) Configure(v blocks.Values, _ blocks.InitInfo) error {
-	p.lambda0 = v.Float("lambda0")
+	p.lambda0 = v.Float(lambda0Spec.Name)
 	return nil
 }
 
@@ -93,7 +96,7 @@ func TestThirdPartyPolicies(t *testing.T) {
 		}
 	}
 	// The policy's hyperparameter comes after the loop's, before the rule's.
-	if i, j, k := slices.Index(names, "reset_inner"), slices.Index(names, "lambda0"), slices.Index(names, "momentum"); !(i >= 0 && i < j && j < k) {
+	if i, j, k := slices.Index(names, "reset_inner"), slices.Index(names, lambda0Spec.Name), slices.Index(names, "momentum"); !(i >= 0 && i < j && j < k) {
 		t.Errorf("hyperparameters in order %v: want lambda0 after reset_inner and before momentum", names)
 	}
 
@@ -177,20 +180,12 @@ func TestThirdPartyPolicySaveRestore(t *testing.T) {
 		return runSteps(t, opt, buf, from, to, done)
 	}
 	a := newCycleOpt()
-	bufA, err := a.Init(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	copy(bufA.Params, testInit(n))
+	bufA := initTest(t, a, cfg)
 	var doneA int64
 	resA := run(a, bufA, 0, total, &doneA)
 
 	b := newCycleOpt()
-	bufB, err := b.Init(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	copy(bufB.Params, testInit(n))
+	bufB := initTest(t, b, cfg)
 	var doneB int64
 	resB := run(b, bufB, 0, at, &doneB)
 	blob, err := b.Save(ctx)
@@ -320,11 +315,7 @@ func TestPolicyConstructionErrors(t *testing.T) {
 	}
 	otherGamma := gamma
 	otherGamma.Max = 2
-	tests := []struct {
-		name string
-		opt  optimizer.Optimizer
-		want string
-	}{
+	checkRefusals(t, []refusal{
 		{"taken name", blocks.NewProximal(blocks.NewSGDRule(), "x", "1", blocks.WithMPolicy("geometric", newM())),
 			`x: WithMPolicy: m_policy "geometric" is already a choice`},
 		{"bad name", blocks.NewProximal(blocks.NewSGDRule(), "x", "1", blocks.WithInnerLR("two words", func() blocks.InnerLR { return halvingLR{} })),
@@ -345,16 +336,7 @@ func TestPolicyConstructionErrors(t *testing.T) {
 			`x: default of k: hyperparameter k="0": want an integer in [1, 3]`},
 		{"unknown default choice", blocks.NewProximal(blocks.NewSGDRule(), "x", "1", blocks.WithDefaults(map[string]string{"m_policy": "mine"})),
 			`x: default of m_policy: hyperparameter m_policy="mine": want one of geometric, constant, psi`},
-	}
-	for _, tt := range tests {
-		_, err := tt.opt.Describe(context.Background())
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%s: Describe error %v, want %q", tt.name, err, tt.want)
-		}
-		if _, err := tt.opt.Init(context.Background(), optimizer.InitConfig{NumParams: 1}); err == nil {
-			t.Errorf("%s: Init succeeded", tt.name)
-		}
-	}
+	})
 	// A policy may declare a loop hyperparameter with the same spec: it is
 	// shared, not declared twice.
 	opt := blocks.NewProximal(blocks.NewSGDRule(), "x", "1", blocks.WithMPolicy("mine", newM(gamma)))
@@ -369,25 +351,12 @@ func TestPolicyConstructionErrors(t *testing.T) {
 }
 
 func TestThirdPartyPolicyStepDoesNotAllocate(t *testing.T) {
-	ctx := context.Background()
 	opt := blocks.NewProximal(blocks.NewSGDRule(), "x", "1",
 		blocks.WithMPolicy("cycle", func() blocks.MPolicy { return &cycleM{} }),
 		blocks.WithLambdaSchedule("decay", func() blocks.LambdaSchedule { return &decayLambda{} }),
 		blocks.WithInnerLR("halving", func() blocks.InnerLR { return halvingLR{} }))
-	buf, err := opt.Init(ctx, optimizer.InitConfig{NumParams: 100, Hyperparams: map[string]string{
-		"m_policy": "cycle", "lambda_mode": "decay", "inner_lr": "halving"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	copy(buf.Params, testInit(100))
-	var step int64
-	allocs := testing.AllocsPerRun(100, func() {
-		testGrad(step, buf.Params, buf.Grads)
-		if _, err := opt.Step(ctx, optimizer.StepRequest{Step: step, LR: 0.01}); err != nil {
-			t.Fatal(err)
-		}
-		step++
-	})
+	allocs := stepAllocs(t, opt, optimizer.InitConfig{NumParams: 100, Hyperparams: map[string]string{
+		"m_policy": "cycle", "lambda_mode": "decay", "inner_lr": "halving"}}, 100)
 	if allocs != 0 {
 		t.Errorf("%g allocations per Step, want 0", allocs)
 	}

@@ -170,18 +170,6 @@ func initParams(b optimizer.Buffers) {
 	}
 }
 
-func sameBits(t testing.TB, what string, got, want []float32) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
-	}
-	for i := range got {
-		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-			t.Fatalf("%s[%d] = %v (%#x), want %v (%#x)", what, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
-		}
-	}
-}
-
 type pluginCase struct {
 	plugin string
 	inproc func() optimizer.Optimizer
@@ -257,8 +245,8 @@ func TestPluginMatchesInProcess(t *testing.T) {
 					t.Fatalf("step %d: plugin %+v, in-process %+v", i, got[i], want[i])
 				}
 			}
-			sameBits(t, "params", b.Params, rb.Params)
-			sameBits(t, "state", b.State, rb.State)
+			sdktest.SameBits(t, "params", b.Params, rb.Params)
+			sdktest.SameBits(t, "state", b.State, rb.State)
 			if err := o.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
@@ -297,11 +285,7 @@ func TestSaveKillRestore(t *testing.T) {
 			}
 			initParams(fb)
 			runSteps(t, first, fb, 0, cut)
-			blob, err := first.Save(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			params, state := append([]float32(nil), fb.Params...), append([]float32(nil), fb.State...)
+			ck := sdktest.Save(t, first, fb)
 			if err := first.(*remote).cmd.Process.Kill(); err != nil {
 				t.Fatal(err)
 			}
@@ -314,19 +298,15 @@ func TestSaveKillRestore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			copy(sb.Params, params)
-			copy(sb.State, state)
-			if err := second.Restore(ctx, blob); err != nil {
-				t.Fatal(err)
-			}
+			ck.Restore(t, second, sb)
 			got := runSteps(t, second, sb, cut, steps)
 			for i := range got {
 				if got[i] != want[cut+i] {
 					t.Fatalf("step %d: resumed %+v, uninterrupted %+v", cut+i, got[i], want[cut+i])
 				}
 			}
-			sameBits(t, "params", sb.Params, wb.Params)
-			sameBits(t, "state", sb.State, wb.State)
+			sdktest.SameBits(t, "params", sb.Params, wb.Params)
+			sdktest.SameBits(t, "state", sb.State, wb.State)
 		})
 	}
 }

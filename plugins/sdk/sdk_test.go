@@ -2,7 +2,6 @@ package sdk
 
 import (
 	"context"
-	"math"
 	"net"
 	"os"
 	"reflect"
@@ -238,16 +237,8 @@ func TestStepsMatchInProcess(t *testing.T) {
 					t.Fatalf("step %d: result %+v, in-process %+v", s, r, refResults[s])
 				}
 			}
-			for i := range b.Params {
-				if math.Float32bits(b.Params[i]) != math.Float32bits(rb.Params[i]) {
-					t.Fatalf("params[%d] = %v, in-process %v", i, b.Params[i], rb.Params[i])
-				}
-			}
-			for i := range b.State {
-				if math.Float32bits(b.State[i]) != math.Float32bits(rb.State[i]) {
-					t.Fatalf("state[%d] = %v, in-process %v", i, b.State[i], rb.State[i])
-				}
-			}
+			sdktest.SameBits(t, "params", b.Params, rb.Params)
+			sdktest.SameBits(t, "state", b.State, rb.State)
 		})
 	}
 }

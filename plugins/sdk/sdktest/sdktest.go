@@ -5,6 +5,11 @@
 // random-number generator) and hyperparameters of every type, so it
 // exercises every part of the protocol. It is not one of the lab's
 // optimizers (those live in package blocks).
+//
+// It also holds what tests of optimizers across processes share: test
+// gradients (Grad, QuadGrad), bit-for-bit comparison of vectors
+// (SameBits), and checkpoints taken from one optimizer and resumed in
+// another (Checkpoint).
 package sdktest
 
 import (
