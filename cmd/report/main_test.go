@@ -360,6 +360,22 @@ WHERE m.name = 'generalization_gap' ORDER BY t.number`).Scan(&gaps)
 // checkPNG decodes a PNG and checks its size and that something was drawn.
 func checkPNG(t *testing.T, name string, w, h int) {
 	t.Helper()
+	checkImage(t, name, func(b image.Rectangle) bool { return b.Dx() == w && b.Dy() == h }, fmt.Sprintf("%d×%d", w, h))
+}
+
+// checkPanels checks a figure of several 600 × 450 panels side by side
+// with a band for the legend below: its width, a height of one panel
+// plus at most 1.5 inches, and that something was drawn.
+func checkPanels(t *testing.T, name string, panels int) {
+	t.Helper()
+	checkImage(t, name, func(b image.Rectangle) bool { return b.Dx() == 600*panels && b.Dy() > 450 && b.Dy() <= 450+225 },
+		fmt.Sprintf("%d wide and 450 plus a band high", 600*panels))
+}
+
+// checkImage decodes a PNG, checks its bounds with ok (want describes
+// what ok wants) and that something was drawn.
+func checkImage(t *testing.T, name string, ok func(image.Rectangle) bool, want string) {
+	t.Helper()
 	f, err := os.Open(name)
 	if err != nil {
 		t.Error(err)
@@ -371,8 +387,8 @@ func checkPNG(t *testing.T, name string, w, h int) {
 		t.Errorf("%s: %v", name, err)
 		return
 	}
-	if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
-		t.Errorf("%s is %v, want %d×%d", name, b, w, h)
+	if b := img.Bounds(); !ok(b) {
+		t.Errorf("%s is %v, want %s", name, b, want)
 	}
 	if n := colours(img); n < 3 {
 		t.Errorf("%s has %d colours: nothing drawn", name, n)
@@ -415,6 +431,172 @@ func TestPlot(t *testing.T) {
 	for _, fig := range []string{"gap", "curves", "divergence"} {
 		checkPNG(t, filepath.Join(dir, "other-"+fig+".png"), 600, 450)
 	}
+	// The figures of configurations: panels of 600 × 450 side by side,
+	// with the legend's band below.
+	for fig, panels := range map[string]int{"fig2": 2, "knee": 2, "stability": 2} {
+		name := filepath.Join(dir, "fig-"+fig+".png")
+		if !strings.Contains(stderr, "wrote "+name) {
+			t.Errorf("stderr does not report %s:\n%s", name, stderr)
+		}
+		checkPanels(t, name, panels)
+	}
+}
+
+// fillSpecs creates a store holding the hand-made studies.
+func fillSpecs(t *testing.T, dsn string, specs ...resultstest.Spec) {
+	t.Helper()
+	s, err := results.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, spec := range specs {
+		if _, err := resultstest.Create(context.Background(), s, spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestConfigsJSON: the JSON report keeps today's keys and adds, per study,
+// the configurations with their summaries, the target, the fronts of
+// configurations with the sweet spot and its probability, and for a
+// compare study the comparison.
+func TestConfigsJSON(t *testing.T) {
+	dir := t.TempDir()
+	dsn := filepath.Join(dir, "lab.db")
+	fillSpecs(t, dsn, resultstest.SeedSweep(), resultstest.Compare(), resultstest.SmallBatch())
+	out, _, err := runReport(t, "--storage", dsn, "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Studies []map[string]any `json:"studies"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("decode: %v\n%s", err, out)
+	}
+	byName := map[string]map[string]any{}
+	for _, st := range rep.Studies {
+		byName[st["name"].(string)] = st
+		for _, k := range []string{"trials", "best", "best_accuracy", "pareto", "sweet_spot", "fronts", "sweet_spot_rule",
+			"configs", "target", "config_fronts", "sweet_spot_config", "sweet_spot_verdict"} {
+			if _, ok := st[k]; !ok {
+				t.Errorf("study %s lacks %q", st["name"], k)
+			}
+		}
+	}
+	sweep := byName[resultstest.SeedSweepName]
+	target := sweep["target"].(map[string]any)
+	if target["value"] != 1.0 || target["how"] != "study" || target["definition"] == "" {
+		t.Errorf("target %v", target)
+	}
+	stat := func(c map[string]any, m string, interval bool) {
+		t.Helper()
+		s, ok := c[m].(map[string]any)
+		if !ok {
+			t.Errorf("config %s lacks %s", c["key"], m)
+			return
+		}
+		for _, k := range []string{"mean", "std", "ci95", "n"} {
+			if _, ok := s[k]; !ok {
+				t.Errorf("config %s %s lacks %q: %v", c["key"], m, k, s)
+			}
+		}
+		if ci, _ := s["ci95"].([]any); interval != (len(ci) == 2) {
+			t.Errorf("config %s %s: ci95 %v, want an interval: %v", c["key"], m, s["ci95"], interval)
+		}
+	}
+	configs := sweep["configs"].([]any)
+	if len(configs) != 5 {
+		t.Fatalf("%d configs, want 5", len(configs))
+	}
+	for _, raw := range configs {
+		c := raw.(map[string]any)
+		for _, k := range []string{"key", "params", "seeds", "converged", "runs"} {
+			if _, ok := c[k]; !ok {
+				t.Errorf("config %v lacks %q", c["key"], k)
+			}
+		}
+		many := c["seeds"].(float64) > 1
+		for _, m := range []string{"test_accuracy", "generalization_gap"} {
+			stat(c, m, many)
+		}
+		if c["converged"] == true {
+			for _, m := range []string{"hitting_time_grads", "grads_at_target", "wall_at_target", "gap_at_target", "epsilon_at_target"} {
+				stat(c, m, many)
+			}
+		} else if _, ok := c["grads_at_target"]; ok || c["key"] != "gamma=0.5" {
+			t.Errorf("config %v not converged but has grads_at_target", c["key"])
+		}
+	}
+	ss := sweep["sweet_spot_config"].(map[string]any)
+	if ss["key"] != "gamma=0.1" || ss["probability"].(float64) <= 0.5 {
+		t.Errorf("sweet_spot_config %v", ss)
+	}
+	for _, k := range []string{"x", "y", "front_probability", "params"} {
+		if _, ok := ss[k]; !ok {
+			t.Errorf("sweet_spot_config lacks %q", k)
+		}
+	}
+	gap := sweep["config_fronts"].(map[string]any)["gap"].(map[string]any)
+	if gap["knee"] != "gamma=0.1" || len(gap["not_converged"].([]any)) != 1 {
+		t.Errorf("config front %v", gap)
+	}
+	cmp, ok := byName[resultstest.CompareName]["comparison"].(map[string]any)
+	if !ok || cmp["baseline"] != "sgd" {
+		t.Fatalf("comparison %v", byName[resultstest.CompareName]["comparison"])
+	}
+	for _, raw := range cmp["optimizers"].([]any) {
+		o := raw.(map[string]any)
+		for _, k := range []string{"optimizer", "mean", "std", "ci95", "n", "diff_vs_baseline", "excludes_zero", "metrics"} {
+			if _, ok := o[k]; !ok {
+				t.Errorf("comparison %v lacks %q", o["optimizer"], k)
+			}
+		}
+		if o["optimizer"] == "lrsgd-r" {
+			d := o["diff_vs_baseline"].(map[string]any)
+			if len(d["ci95"].([]any)) != 2 || o["excludes_zero"] != true {
+				t.Errorf("lrsgd-r against sgd: %v, excludes_zero %v", d, o["excludes_zero"])
+			}
+		}
+	}
+	if _, ok := byName[resultstest.SmallBatchName]["comparison"]; ok {
+		t.Error("a study that is not a compare study has a comparison")
+	}
+
+	// The text formats print the same as tables.
+	text, _, err := runReport(t, "--storage", dsn, "--study", resultstest.CompareName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Configurations at matched fit", "Target: train loss ≤ 1", "Comparison of the final runs against sgd",
+		"Welch", "+0.1 [", "Sweet spot of configurations"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("table output lacks %q:\n%s", want, text)
+		}
+	}
+	md, _, err := runReport(t, "--storage", dsn, "--study", resultstest.SeedSweepName, "--format", "markdown", "--min-probability", "0.9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"### Configurations at matched fit", "| config | seeds | converged |", "| gamma=0.1 | 3 | yes | 0.72 [", "no clear sweet spot"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown output lacks %q:\n%s", want, md)
+		}
+	}
+	// Figures of a compare study and a small-batch study.
+	for name, figs := range map[string]map[string]int{
+		resultstest.CompareName:    {"compare": 3, "stability": 2, "knee": 2},
+		resultstest.SmallBatchName: {"fig3": 2, "fig2": 2},
+	} {
+		base := filepath.Join(dir, name+".png")
+		if _, _, err := runReport(t, "--storage", dsn, "--study", name, "--plot", base, "--target", "auto"); err != nil {
+			t.Fatal(err)
+		}
+		for fig, panels := range figs {
+			checkPanels(t, filepath.Join(dir, name+"-"+fig+".png"), panels)
+		}
+	}
 }
 
 func TestBadInput(t *testing.T) {
@@ -425,6 +607,10 @@ func TestBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(dir, "typo.db")
+	notes := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notes, []byte("not a store\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -439,7 +625,15 @@ func TestBadInput(t *testing.T) {
 		{"trials without plot", []string{"--storage", dsn, "--trials", "1"}, []string{"--plot"}},
 		{"bad trials list", []string{"--storage", dsn, "--trials", "a,b"}, []string{"--trials"}},
 		{"missing store", []string{"--storage", missing}, []string{missing}},
+		{"not a database", []string{"--storage", notes}, []string{notes, "not a SQLite database"}},
+		{"in-memory store", []string{"--storage", ":memory:"}, []string{"in-memory", "vanishes"}},
+		{"another engine", []string{"--storage", "mysql://x"}, []string{"mysql://x", "unsupported store"}},
 		{"stray argument", []string{"--storage", dsn, "extra"}, []string{"extra"}},
+		{"bad target", []string{"--storage", dsn, "--target", "low"}, []string{"--target", `"low"`, "auto"}},
+		{"negative target", []string{"--storage", dsn, "--target", "-1"}, []string{"--target", "-1"}},
+		{"probability above 1", []string{"--storage", dsn, "--min-probability", "1.5"}, []string{"--min-probability", "(0, 1]"}},
+		{"probability 0", []string{"--storage", dsn, "--min-probability", "0"}, []string{"--min-probability"}},
+		{"no resamples", []string{"--storage", dsn, "--resamples", "0"}, []string{"--resamples"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -462,6 +656,34 @@ func TestBadInput(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, "f*.png")); len(m) != 0 {
 		t.Errorf("failed runs wrote %v", m)
+	}
+}
+
+// TestCorruptStore: a store that fails SQLite's quick_check is refused with
+// exit status 1 (a failure, not the user's typo) and a message saying it
+// is corrupt; nothing is printed to stdout.
+func TestCorruptStore(t *testing.T) {
+	ctx := context.Background()
+	dsn := filepath.Join(t.TempDir(), "lab.db")
+	s, err := results.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := resultstest.Fill(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	st, err := os.Stat(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(dsn, st.Size()/2); err != nil { // pages the header still counts are gone
+		t.Fatal(err)
+	}
+	stdout, _, err := runReport(t, "--storage", dsn)
+	var ee exitErr
+	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(ee.msg, "corrupt") || !strings.Contains(ee.msg, dsn) || stdout != "" {
+		t.Errorf("report of a corrupt store: %v, stdout %q; want exit 1 naming the store and saying it is corrupt, no output", err, stdout)
 	}
 }
 

@@ -1,12 +1,18 @@
 // Package figures draws a study's paper-style figures with gonum/plot, one
-// PNG per figure: generalization gap and hitting time against the swept
-// parameter (the paper's Figure 2 for γ), the Pareto front with its sweet
-// spot, learning curves of chosen trials, the optimization history, and,
-// when the stability probe ran, the parameter divergence of chosen trials
-// over gradient evaluations.
+// PNG per figure. Of trials: generalization gap and hitting time against
+// the swept parameter, the Pareto front with its sweet spot, learning
+// curves of chosen trials, the optimization history, and, when the
+// stability probe ran, the parameter divergence of chosen trials over
+// gradient evaluations. Of configurations over seeds, with their
+// intervals: the paper's Figure 2 (losses, hitting time and gap against
+// γ), the fronts of configurations with each one's probability of being
+// the knee, the paper's Figure 3 (test accuracy per batch size, SGD
+// against LRSGD-C), a compare study's bars, and ε and ‖w − v‖ per
+// optimizer.
 //
-// Every plotted number comes from the store: trials and metrics through a
-// report.Study (read with SQL), curves through Store.Curve.
+// Every plotted number comes from the store or from a report.Study built
+// from it: trials, metrics and curves read with SQL, and the report's
+// summaries of configurations.
 package figures
 
 import (
@@ -44,6 +50,14 @@ const (
 	FigCurves     = "curves"     // train/test loss vs gradient evaluations
 	FigHistory    = "history"    // objective value per trial, best so far
 	FigDivergence = "divergence" // ‖w − v‖ vs gradient evaluations (stability probe)
+
+	// Figures of configurations over seeds, several panels each with the
+	// legend and notes in a band below them.
+	FigFig2      = "fig2"      // paper Fig. 2: losses; hitting time and gap against the swept parameter
+	FigKnee      = "knee"      // fronts of configurations with their knee probabilities
+	FigFig3      = "fig3"      // paper Fig. 3: test accuracy over iterations per batch size
+	FigCompare   = "compare"   // a compare study's optimizers as bars with intervals
+	FigStability = "stability" // ε and ‖w − v‖ over iterations per configuration (probe)
 )
 
 // Options tunes Write.
@@ -55,7 +69,9 @@ type Options struct {
 	// curves and divergence are drawn; nil means the sweet spot, the
 	// best-accuracy trial and the best trial.
 	Trials []int
-	// Width and Height of each figure; zero means 4 × 3 inches.
+	// Width and Height of each figure, and of each panel of a figure of
+	// several (which adds BandHeight for its legend); zero means 4 × 3
+	// inches.
 	Width, Height vg.Length
 	// DPI of the PNGs; zero means 150.
 	DPI int
@@ -152,6 +168,40 @@ func Write(ctx context.Context, s *results.Store, st *report.Study, base string,
 	if p, ok := divergenceFigure(divChosen, curves); ok {
 		if err := save(p, FigDivergence); err != nil {
 			return written, err
+		}
+	}
+	return writeConfigFigures(st, base, param, opt, written)
+}
+
+// writeConfigFigures draws the figures of configurations: Fig. 2 (when
+// the study has a parameter), the fronts with knee probabilities, and
+// when the study has what they need, Fig. 3, the comparison and the
+// stability curves.
+func writeConfigFigures(st *report.Study, base, param string, opt Options, written []string) ([]string, error) {
+	save := func(f *figure, fig string) error {
+		name := FileName(base, fig)
+		if err := f.save(name, opt); err != nil {
+			return fmt.Errorf("figure %s: %w", fig, err)
+		}
+		written = append(written, name)
+		return nil
+	}
+	if param != "" {
+		if err := save(fig2(st, param), FigFig2); err != nil {
+			return written, err
+		}
+	}
+	if err := save(kneeFigure(st, param), FigKnee); err != nil {
+		return written, err
+	}
+	for _, fig := range []struct {
+		name string
+		draw func(*report.Study) (*figure, bool)
+	}{{FigFig3, fig3}, {FigCompare, compareFigure}, {FigStability, stabilityFigure}} {
+		if f, ok := fig.draw(st); ok {
+			if err := save(f, fig.name); err != nil {
+				return written, err
+			}
 		}
 	}
 	return written, nil
@@ -332,17 +382,23 @@ func paramFigure(st *report.Study, param, metric, ylabel string, hitting bool) *
 	}
 	headroom(p, entries)
 	if len(axis.labels) > 0 {
-		var ticks plot.ConstantTicks
-		for i, l := range axis.labels {
-			ticks = append(ticks, plot.Tick{Value: float64(i), Label: l})
-		}
-		p.X.Tick.Marker = ticks
-		p.X.Min, p.X.Max = -0.5, float64(len(axis.labels))-0.5
+		categoryAxis(&p.X, axis.labels)
 	} else if useLog(pts) {
 		p.X.Scale = plot.LogScale{}
 		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
 	return p
+}
+
+// categoryAxis puts categories at 0, 1, … on an axis, one tick each,
+// with half a step of room on either side.
+func categoryAxis(a *plot.Axis, labels []string) {
+	ticks := make(plot.ConstantTicks, len(labels))
+	for i, l := range labels {
+		ticks[i] = plot.Tick{Value: float64(i), Label: l}
+	}
+	a.Tick.Marker = ticks
+	a.Min, a.Max = -0.5, float64(len(labels))-0.5
 }
 
 // useLog tells whether a positive x range spans a decade or more.

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/lrsgd-lab/lrsgd/results"
 )
 
 // Formats lists the output formats Write accepts.
@@ -184,7 +186,7 @@ func writeText(w io.Writer, rep *Report, md bool) error {
 		if st.BestAccuracy != nil {
 			acc = describe(st.BestAccuracy, "test_accuracy")
 		}
-		tab.row(st.Name, st.Direction, countsLine(st), best, acc)
+		tab.row(results.Printable(st.Name), st.Direction, countsLine(st), best, acc)
 	}
 	if err := tab.flush(); err != nil {
 		return err
@@ -192,7 +194,7 @@ func writeText(w io.Writer, rep *Report, md bool) error {
 	fmt.Fprintln(w)
 	for i := range rep.Studies {
 		st := &rep.Studies[i]
-		h(2, fmt.Sprintf("Study %s (%s, %s)", st.Name, st.Direction, countsLine(st)))
+		h(2, fmt.Sprintf("Study %s (%s, %s)", results.Printable(st.Name), st.Direction, countsLine(st)))
 		metrics := st.MetricNames()
 		onFront := map[int]string{}
 		for _, t := range st.Pareto {
@@ -250,6 +252,15 @@ func writeText(w io.Writer, rep *Report, md bool) error {
 		}
 		line("Sweet spot rule: %s.", st.SweetSpotRule)
 		fmt.Fprintln(w)
+		if err := writeConfigs(w, st, md, line); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+		if st.Comparison != nil {
+			if err := writeComparison(w, st.Comparison, md, line); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -278,7 +289,8 @@ func writeCSV(w io.Writer, rep *Report) error {
 		header = append(header, "param_"+p)
 	}
 	header = append(header, metrics...)
-	header = append(header, "pareto", "sweet_spot", "pareto_epsilon", "sweet_spot_epsilon")
+	header = append(header, "pareto", "sweet_spot", "pareto_epsilon", "sweet_spot_epsilon", "config", "reached_target")
+	header = append(header, targetMetrics...)
 	if err := cw.Write(header); err != nil {
 		return err
 	}
@@ -307,7 +319,7 @@ func writeCSV(w io.Writer, rep *Report) error {
 			if t.Value != nil {
 				value = full(float64(*t.Value))
 			}
-			row := []string{st.Name, strconv.Itoa(t.TrialID), strconv.Itoa(t.Number), t.State, value}
+			row := []string{results.Printable(st.Name), strconv.Itoa(t.TrialID), strconv.Itoa(t.Number), t.State, value}
 			for _, p := range params {
 				v, ok := t.Params[p]
 				switch {
@@ -328,7 +340,20 @@ func writeCSV(w io.Writer, rep *Report) error {
 			}
 			p, k := flags("gap", t.TrialID)
 			pe, ke := flags("epsilon", t.TrialID)
-			if err := cw.Write(append(row, p, k, pe, ke)); err != nil {
+			row = append(row, p, k, pe, ke)
+			if r, c := runOf(st, t.TrialID); r != nil {
+				row = append(row, c.Key, strconv.FormatBool(r.Reached))
+				for _, m := range targetMetrics {
+					if v, ok := r.AtTarget[m]; ok {
+						row = append(row, full(float64(v)))
+					} else {
+						row = append(row, "")
+					}
+				}
+			} else {
+				row = append(row, make([]string, 2+len(targetMetrics))...)
+			}
+			if err := cw.Write(row); err != nil {
 				return err
 			}
 		}
@@ -338,3 +363,16 @@ func writeCSV(w io.Writer, rep *Report) error {
 }
 
 func isFloat(v any) bool { _, ok := v.(float64); return ok }
+
+// runOf finds a trial among the study's configurations: its run and its
+// configuration, nil for a trial that is not COMPLETE.
+func runOf(st *Study, trialID int) (*ConfigRun, *Config) {
+	for _, c := range st.Configs {
+		for i := range c.Runs {
+			if c.Runs[i].TrialID == trialID {
+				return &c.Runs[i], c
+			}
+		}
+	}
+	return nil, nil
+}

@@ -1,10 +1,17 @@
 // Package report turns a result store into reports: studies, their trials
 // with parameters and metrics, the best trials, the Pareto front of hitting
 // time against generalization gap (and against measured ε-stability when
-// the stability probe ran), and the front's sweet spot.
+// the stability probe ran), and the front's sweet spot; the study's
+// configurations over seeds with 95% intervals, compared at a matched
+// train loss (the target), their front, its sweet spot with a bootstrap
+// probability; and for a compare study each optimizer against the
+// baseline with Welch's interval.
 //
-// Every number in a report is read from the store with SQL; the report only
-// selects (best, front, knee) and formats.
+// Every stored number in a report is read from the store with SQL and
+// printed as stored: the report recomputes no metric. What it derives —
+// values at the target read from the stored curves, summaries over seeds,
+// bootstrap shares — is named as such (see ConfigSweetSpotRule and
+// docs/results.md).
 package report
 
 import (
@@ -30,6 +37,17 @@ const SweetSpotRule = "knee of the Pareto front: among trials that reached the l
 type Options struct {
 	// Study names one study; "" reports every study in the store.
 	Study string
+	// Target is the train loss at which runs are compared: "auto" or a
+	// number (see ParseTarget); "" means the study's target attribute,
+	// else auto.
+	Target string
+	// MinProbability is the least share of bootstrap resamples in which a
+	// configuration must be the knee to be named the sweet spot, in
+	// (0, 1]; zero means DefaultMinProbability.
+	MinProbability float64
+	// Resamples is the number of bootstrap resamples B; zero means
+	// pareto.DefaultResamples.
+	Resamples int
 }
 
 // Float is a float64 that encodes NaN and ±Inf as JSON null.
@@ -76,6 +94,8 @@ type Trial struct {
 	Run              *Run              `json:"run,omitempty"`
 	DatetimeStart    *time.Time        `json:"datetime_start,omitempty"`
 	DatetimeComplete *time.Time        `json:"datetime_complete,omitempty"`
+
+	systemAttrs map[string]string
 }
 
 // Metric returns the trial's metric and whether it is recorded and not NaN.
@@ -117,6 +137,27 @@ type Study struct {
 	// epsilon_mean).
 	Fronts        map[string]*Front `json:"fronts"`
 	SweetSpotRule string            `json:"sweet_spot_rule"`
+
+	// Target is the train loss at which runs are compared.
+	Target *Target `json:"target"`
+	// Configs are the study's configurations (COMPLETE trials grouped by
+	// config_key), in the order of their first trial.
+	Configs []*Config `json:"configs"`
+	// ConfigFronts holds the fronts of configurations at the target:
+	// "gap" (grads_at_target against gap_at_target) and, when the curves
+	// hold the probe's ε, "epsilon" (against epsilon_at_target).
+	ConfigFronts map[string]*ConfigFront `json:"config_fronts"`
+	// SweetSpotConfig is the "gap" front's sweet spot: null when there is
+	// no clear one (SweetSpotVerdict says why).
+	SweetSpotConfig     *SweetSpot `json:"sweet_spot_config"`
+	SweetSpotVerdict    string     `json:"sweet_spot_verdict"`
+	ConfigSweetSpotRule string     `json:"config_sweet_spot_rule"`
+	// Comparison is set for a compare study (study attribute kind =
+	// compare).
+	Comparison *Comparison `json:"comparison,omitempty"`
+	// Curves holds the curves of the COMPLETE trials by trial ID, for
+	// figures; it is not part of the JSON.
+	Curves map[int][]results.CurvePoint `json:"-"`
 }
 
 // Report is a report of one or more studies.
@@ -127,6 +168,14 @@ type Report struct {
 
 // Build reads the report from the store.
 func Build(ctx context.Context, s *results.Store, opt Options) (*Report, error) {
+	if opt.Target != "" {
+		if _, err := ParseTarget(opt.Target); err != nil {
+			return nil, err
+		}
+	}
+	if opt.MinProbability < 0 || opt.MinProbability > 1 {
+		return nil, fmt.Errorf("minimum probability %v: want a share in (0, 1]", opt.MinProbability)
+	}
 	var studies []results.Study
 	if opt.Study != "" {
 		st, err := s.StudyByName(ctx, opt.Study)
@@ -142,7 +191,7 @@ func Build(ctx context.Context, s *results.Store, opt Options) (*Report, error) 
 	}
 	rep := &Report{Store: s.String(), Studies: []Study{}}
 	for _, st := range studies {
-		sr, err := buildStudy(ctx, s, st)
+		sr, err := buildStudy(ctx, s, st, opt)
 		if err != nil {
 			return nil, fmt.Errorf("report study %q: %w", st.Name, err)
 		}
@@ -151,7 +200,7 @@ func Build(ctx context.Context, s *results.Store, opt Options) (*Report, error) 
 	return rep, nil
 }
 
-func buildStudy(ctx context.Context, s *results.Store, st results.Study) (Study, error) {
+func buildStudy(ctx context.Context, s *results.Store, st results.Study, opt Options) (Study, error) {
 	trials, err := s.Trials(ctx, st.ID)
 	if err != nil {
 		return Study{}, err
@@ -190,14 +239,75 @@ func buildStudy(ctx context.Context, s *results.Store, st results.Study) (Study,
 			break
 		}
 	}
+	if err := matchedFit(ctx, s, st, &out, opt); err != nil {
+		return Study{}, err
+	}
 	return out, nil
+}
+
+// matchedFit groups the study's COMPLETE trials into configurations,
+// reads their curves at the target, builds the fronts of configurations
+// with their bootstrap, and, for a compare study, the comparison.
+func matchedFit(ctx context.Context, s *results.Store, st results.Study, out *Study, opt Options) error {
+	out.ConfigSweetSpotRule = ConfigSweetSpotRule
+	out.Curves = map[int][]results.CurvePoint{}
+	byID := make(map[int]*Trial, len(out.Trials))
+	curves := map[int]*runCurve{}
+	for i := range out.Trials {
+		t := &out.Trials[i]
+		byID[t.TrialID] = t
+		if t.State != "COMPLETE" {
+			continue
+		}
+		c, err := s.Curve(ctx, t.TrialID)
+		if err != nil {
+			return err
+		}
+		out.Curves[t.TrialID] = c
+		curves[t.TrialID] = newRunCurve(c)
+	}
+	spec, target, err := requestedTarget(opt.Target, st)
+	if err != nil {
+		return err
+	}
+	out.Configs = groupConfigs(out.Trials)
+	// In a compare study the final runs are what is compared: the auto
+	// target and the fronts are theirs when there are any.
+	scope := out.Configs
+	if finals := slices.DeleteFunc(slices.Clone(out.Configs), func(c *Config) bool { return c.Phase != PhaseFinal }); len(finals) > 0 {
+		scope = finals
+	}
+	resolveTarget(spec, target, scope, curves)
+	out.Target = target
+	fillConfigs(out.Configs, byID, curves, float64(target.Value))
+
+	fopt := frontOptions{minProbability: opt.MinProbability,
+		bootstrap: pareto.BootstrapOptions{Resamples: opt.Resamples, Seed: pareto.DefaultSeed}}
+	if fopt.minProbability == 0 {
+		fopt.minProbability = DefaultMinProbability
+	}
+	out.ConfigFronts = map[string]*ConfigFront{"gap": buildConfigFront("gap", scope, GapAtTarget, fopt)}
+	if slices.ContainsFunc(scope, func(c *Config) bool { _, ok := c.Stat(EpsilonAtTarget); return ok }) {
+		out.ConfigFronts["epsilon"] = buildConfigFront("epsilon", scope, EpsilonAtTarget, fopt)
+	}
+	gap := out.ConfigFronts["gap"]
+	out.SweetSpotConfig, out.SweetSpotVerdict = gap.SweetSpot, gap.Verdict
+
+	atTarget := map[int]map[string]Float{}
+	for _, c := range out.Configs {
+		for _, r := range c.Runs {
+			atTarget[r.TrialID] = r.AtTarget
+		}
+	}
+	out.Comparison = buildComparison(st.UserAttrs, out.Trials, atTarget)
+	return nil
 }
 
 // convert turns a stored trial into its report form.
 func convert(t results.Trial) Trial {
 	r := Trial{TrialID: t.ID, Number: t.Number, State: t.State, Params: t.Params,
 		Metrics: make(map[string]Float, len(t.Metrics)), UserAttrs: t.UserAttrs,
-		DatetimeStart: t.Start, DatetimeComplete: t.Complete}
+		DatetimeStart: t.Start, DatetimeComplete: t.Complete, systemAttrs: t.SystemAttrs}
 	if t.Value != nil && (t.State == "COMPLETE" || (t.State == "PRUNED" && len(t.Intermediate) > 0)) {
 		v := Float(*t.Value)
 		r.Value = &v

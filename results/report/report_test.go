@@ -79,13 +79,21 @@ func TestBuildFront(t *testing.T) {
 	}
 }
 
-func TestEmptyStoreAndNaN(t *testing.T) {
-	ctx := context.Background()
-	s, err := results.Open(ctx, filepath.Join(t.TempDir(), "lab.db"))
+// newStore returns a new, empty store in the test's folder, closed at the
+// test's end.
+func newStore(t *testing.T) *results.Store {
+	t.Helper()
+	s, err := results.Open(context.Background(), filepath.Join(t.TempDir(), "lab.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestEmptyStoreAndNaN(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
 	rep, err := Build(ctx, s, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -140,11 +148,7 @@ func TestEmptyStoreAndNaN(t *testing.T) {
 
 func TestBuildFixture(t *testing.T) {
 	ctx := context.Background()
-	s, err := results.Open(ctx, filepath.Join(t.TempDir(), "lab.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := newStore(t)
 	if _, err := resultstest.Fill(ctx, s); err != nil {
 		t.Fatal(err)
 	}
@@ -167,5 +171,57 @@ func TestBuildFixture(t *testing.T) {
 	}
 	if _, err := Build(ctx, s, Options{Study: "missing"}); err == nil || !strings.Contains(err.Error(), resultstest.StudyName) {
 		t.Errorf("unknown study: %v", err)
+	}
+}
+
+// TestControlCharactersInStudyNames: a study name from the store that
+// holds control characters (written by goptuna directly, or by an older
+// lab) is printed escaped in the text formats, never raw, and the error
+// for an unknown study lists it escaped too; JSON keeps the name itself.
+func TestControlCharactersInStudyNames(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	const name = "evil\x1b[2J\rname"
+	for _, n := range []string{name, "plain name"} {
+		id, err := s.Storage().CreateNewStudy(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Storage().CreateNewTrial(id); err != nil { // a row for the CSV
+			t.Fatal(err)
+		}
+	}
+	rep, err := Build(ctx, s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const escaped = `"evil\x1b[2J\rname"`
+	for _, format := range []string{"table", "markdown", "csv"} {
+		var b bytes.Buffer
+		if err := Write(&b, rep, format); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		if strings.ContainsAny(out, "\x1b\r") || !strings.Contains(strings.ReplaceAll(out, `""`, `"`), escaped) {
+			t.Errorf("%s: the name is not escaped as %s:\n%q", format, escaped, out)
+		}
+		if !strings.Contains(out, "plain name") || strings.Contains(out, `"plain name"`) {
+			t.Errorf("%s: a printable name is not printed as it is:\n%q", format, out)
+		}
+	}
+	var b bytes.Buffer
+	if err := Write(&b, rep, "json"); err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Studies []struct {
+			Name string `json:"name"`
+		} `json:"studies"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &out); err != nil || len(out.Studies) != 2 || out.Studies[0].Name != name {
+		t.Errorf("JSON: studies %+v, %v; want the name %q first, as stored", out.Studies, err, name)
+	}
+	if _, err := Build(ctx, s, Options{Study: "missing"}); err == nil || strings.Contains(err.Error(), "\x1b") || !strings.Contains(err.Error(), escaped) {
+		t.Errorf("unknown study: %q, want the store's names listed escaped", err)
 	}
 }
