@@ -37,6 +37,9 @@ func (t *tuner) runTrial(ctx context.Context, id int, worker string) (TrialRepor
 	var beatWG sync.WaitGroup
 	if err := t.store.HeartbeatOwner(ctx, id, worker, t.owner); err != nil && ctx.Err() == nil {
 		stopBeat()
+		// Give the trial back if the store lets us; else the next call on
+		// this machine recovers it (its owner, this process, will be gone).
+		_, _, _ = t.failAndRequeue(id, "store unavailable when the trial started", false)
 		return rep, fmt.Errorf("trial %d: heartbeat: %w", rep.Number, err)
 	}
 	beatWG.Add(1)

@@ -643,7 +643,7 @@ func (t *tuner) planned() (int, error) {
 // there is none. Queued (WAITING) trials come first; they are claimed by
 // goptuna's WAITING→RUNNING transition, which the storage performs in a
 // locked transaction, so that across processes each is run once.
-func (t *tuner) claim(ctx context.Context) (int, error) {
+func (t *tuner) claim(ctx context.Context, worker string) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if ctx.Err() != nil {
@@ -665,6 +665,13 @@ func (t *tuner) claim(ctx context.Context) (int, error) {
 	for _, w := range waiting {
 		if w.SystemAttrs[AttrPhase] == PhaseFinal && !finalReady(w, all) {
 			continue // its optimizer is still being tuned
+		}
+		// Name this process as the trial's owner before claiming it: a
+		// claim whose owner could not be recorded (the store failed in
+		// between) would leave a RUNNING trial that no process can judge
+		// dead before StaleAfter. If the beat fails, the trial stays queued.
+		if err := t.store.HeartbeatOwner(ctx, w.ID, worker, t.owner); err != nil {
+			return -1, fmt.Errorf("study %s: claim trial %d: heartbeat: %w", t.s.Name, w.Number, err)
 		}
 		err := t.storage.SetTrialState(w.ID, goptuna.TrialStateRunning)
 		if errors.Is(err, goptuna.ErrTrialCannotBeUpdated) {
@@ -690,7 +697,7 @@ func (t *tuner) claim(ctx context.Context) (int, error) {
 
 func (t *tuner) work(ctx context.Context, worker string) error {
 	for {
-		id, err := t.claim(ctx)
+		id, err := t.claim(ctx, worker)
 		if err != nil {
 			return err
 		}
