@@ -194,6 +194,13 @@ func (t *tuner) seedIndex(id int) (int, error) {
 		_ = json.Unmarshal([]byte(raw), &fixed)
 	}
 	maps.Copy(fixed, ft.InternalParams)
+	// Under t.mu, so that this process's claims, which count the study's
+	// runs, see the siblings and the index together (a count read between
+	// them would see a configuration of one run and start a new one).
+	// Processes sharing the store can still, rarely, start one
+	// configuration too many.
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	for k := 1; k < t.s.SeedCount(); k++ {
 		attrs := map[string]string{AttrSeedIndex: strconv.Itoa(k)}
 		if p, ok := ft.SystemAttrs[grid.AttrPoint]; ok {

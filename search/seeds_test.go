@@ -31,6 +31,9 @@ func TestSeedsAxis(t *testing.T) {
 			}
 			trials := trialsOf(t, st, "gamma-sweep")
 			if len(trials) != 3*c.configs || sum.Counts["COMPLETE"] != 3*c.configs {
+				for _, tr := range trials {
+					t.Logf("trial %d: %v sys %v", tr.Number, tr.Params, tr.SystemAttrs)
+				}
 				t.Fatalf("%d trials, counts %v; want %d COMPLETE", len(trials), sum.Counts, 3*c.configs)
 			}
 			byConfig := map[string][]int{}

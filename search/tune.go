@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/c-bata/goptuna"
@@ -121,7 +122,7 @@ type tuner struct {
 	active   map[int]bool
 	reports  []TrialReport
 	recov    []int
-	progress *progress
+	progress atomic.Pointer[progress] // set once the study is open; logf reads it without t.mu
 }
 
 // Tune runs or resumes cfg.Study on cfg.Store. It returns ErrInterrupted
@@ -186,9 +187,7 @@ func Tune(ctx context.Context, cfg Config) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	t.mu.Lock()
-	t.progress = newProgress(cfg.Progress, cfg.Out, planned, s.Name)
-	t.mu.Unlock()
+	t.progress.Store(newProgress(cfg.Progress, cfg.Out, planned, s.Name))
 
 	wctx, stopBG := context.WithCancel(ctx)
 	var bg sync.WaitGroup
@@ -221,7 +220,7 @@ func Tune(ctx context.Context, cfg Config) (Summary, error) {
 	wg.Wait()
 	stopBG()
 	bg.Wait()
-	t.progress.finish()
+	t.progress.Load().finish()
 
 	if err := errors.Join(errs...); err != nil || ctx.Err() != nil {
 		sum.Trials, sum.Recovered = t.reports, t.recov
@@ -714,7 +713,7 @@ func (t *tuner) work(ctx context.Context, worker string) error {
 		if err != nil {
 			return err
 		}
-		t.progress.trialDone(rep)
+		t.progress.Load().trialDone(rep)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -844,12 +843,10 @@ func (t *tuner) requeue(id int, counted bool) (bool, error) {
 }
 
 // logf writes a line between the progress bar's redraws (or straight to
-// Out before the bar exists).
+// Out before the bar exists). It does not take t.mu: it is called while
+// t.mu is held (a store outage logged from inside a claim).
 func (t *tuner) logf(format string, args ...any) {
-	t.mu.Lock()
-	p := t.progress
-	t.mu.Unlock()
-	if p != nil {
+	if p := t.progress.Load(); p != nil {
 		p.line(format, args...)
 	} else if t.cfg.Out != nil {
 		fmt.Fprintf(t.cfg.Out, format+"\n", args...)
