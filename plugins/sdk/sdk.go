@@ -15,6 +15,8 @@ import (
 	"context"
 	"math"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -124,10 +126,27 @@ func ServeConfig(opt optimizer.Optimizer, logger hclog.Logger) *plugin.ServeConf
 //
 // A plugin whose host dies without closing it (kill -9, a crash) exits
 // within about a second instead of lingering with the shared memory mapped.
+//
+// The plugin ignores SIGINT (go-plugin does) and SIGTERM: a signal sent to
+// the whole process group — Ctrl-C, a scheduler's scancel or time limit —
+// is the host's to handle: it checkpoints the run, then stops its plugins.
+// A plugin dying first would turn an interruption into a failed step.
 func Serve(opt optimizer.Optimizer) {
 	logger := NewLogger("optimizer")
+	ignoreTerm(logger)
 	go exitWithParent(logger, os.Getppid(), time.Second)
 	plugin.Serve(ServeConfig(opt, logger))
+}
+
+// ignoreTerm receives SIGTERM and drops it.
+func ignoreTerm(logger hclog.Logger) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTERM)
+	go func() {
+		for range ch {
+			logger.Debug("SIGTERM ignored: the host stops its plugins")
+		}
+	}()
 }
 
 // exitWithParent ends the process once its parent changes, i.e. once the
