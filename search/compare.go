@@ -77,15 +77,12 @@ func finalReady(w goptuna.FrozenTrial, all []goptuna.FrozenTrial) bool {
 	})
 }
 
-// prepareFinal gives the final run id the values of the best COMPLETE
+// prepareFinal gives the final run me the values of the best COMPLETE
 // tuning trial of its optimizer (by the study's objective; ties to the
 // lower number) and returns that trial's number. The choice depends only
 // on finished trials, so every process makes the same one.
-func (t *tuner) prepareFinal(id int) (int, error) {
-	me, err := t.storage.GetTrial(id)
-	if err != nil {
-		return -1, fmt.Errorf("read trial: %w", err)
-	}
+func (t *tuner) prepareFinal(me goptuna.FrozenTrial) (int, error) {
+	id := me.ID
 	o := optimizerOf(me)
 	all, err := t.storage.GetAllTrials(t.gs.ID)
 	if err != nil {

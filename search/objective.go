@@ -97,7 +97,11 @@ func (t *tuner) runTrial(ctx context.Context, id int, worker string) (TrialRepor
 		return rep, nil
 	}
 
-	phase, tunedFrom, err := t.phase(id)
+	ft, err := t.storage.GetTrial(id)
+	if err != nil {
+		return finish(pipeline.Outcome{}, fmt.Errorf("read trial: %w", err))
+	}
+	phase, tunedFrom, err := t.phase(ft)
 	if err != nil {
 		return finish(pipeline.Outcome{}, err)
 	}
@@ -131,7 +135,7 @@ func (t *tuner) runTrial(ctx context.Context, id int, worker string) (TrialRepor
 		spec.Stability = &stability.Config{Replace: t.s.Stability.Replace, Seed: spec.Config.Seed}
 	}
 	spec.Config.Checkpoint = t.ckpt.path(id)
-	if spec.Config.Resume, err = t.resumable(ctx, &trial, id); err != nil {
+	if spec.Config.Resume, err = t.resumable(ctx, ft); err != nil {
 		return finish(pipeline.Outcome{}, err)
 	}
 	if err := rec.Begin(ctx, spec); err != nil {
@@ -147,7 +151,7 @@ func (t *tuner) runTrial(ctx context.Context, id int, worker string) (TrialRepor
 	if spec.Config.Resume && errors.Is(runErr, train.ErrCheckpoint) && ctx.Err() == nil {
 		// The checkpoint belongs to another run (the study was resumed
 		// with other settings): start afresh.
-		t.logf("trial %d: %v; starting from the beginning", rep.Number, oneLine(runErr))
+		t.logf("trial %d: %v; starting from the beginning", rep.Number, record.OneLine(runErr.Error()))
 		spec.Config.Resume = false
 		t.ckpt.drop(ctx, id)
 		out, runErr = t.cfg.Runner.Run(ctx, spec, hooks)
@@ -155,22 +159,18 @@ func (t *tuner) runTrial(ctx context.Context, id int, worker string) (TrialRepor
 	return finish(out, runErr)
 }
 
-// phase is a compare study's phase of trial id ("" otherwise); a final
+// phase is a compare study's phase of trial ft ("" otherwise); a final
 // run is first given the values of its optimizer's best tuning trial,
 // whose number it returns (else −1).
-func (t *tuner) phase(id int) (string, int, error) {
+func (t *tuner) phase(ft goptuna.FrozenTrial) (string, int, error) {
 	if t.s.Kind != study.KindCompare {
 		return "", -1, nil
-	}
-	ft, err := t.storage.GetTrial(id)
-	if err != nil {
-		return "", -1, fmt.Errorf("read trial: %w", err)
 	}
 	phase := ft.SystemAttrs[AttrPhase]
 	if phase != PhaseFinal {
 		return phase, -1, nil
 	}
-	n, err := t.prepareFinal(id)
+	n, err := t.prepareFinal(ft)
 	return phase, n, err
 }
 
@@ -227,11 +227,8 @@ func configKey(params map[string]string) string {
 
 // resumable takes over the checkpoint of the trial this one repeats, if
 // that trial left one, and reports whether the run resumes from it.
-func (t *tuner) resumable(ctx context.Context, trial *goptuna.Trial, id int) (bool, error) {
-	ft, err := t.storage.GetTrial(id)
-	if err != nil {
-		return false, fmt.Errorf("read trial: %w", err)
-	}
+func (t *tuner) resumable(ctx context.Context, ft goptuna.FrozenTrial) (bool, error) {
+	id := ft.ID
 	from, err := strconv.Atoi(ft.SystemAttrs[attrCheckpointOf])
 	if err != nil {
 		return false, nil // a first attempt
@@ -244,13 +241,4 @@ func (t *tuner) resumable(ctx context.Context, trial *goptuna.Trial, id int) (bo
 		_ = t.storage.SetTrialSystemAttr(id, AttrResumedFrom, strconv.Itoa(n))
 	}
 	return true, nil
-}
-
-// oneLine is the first line of an error's message.
-func oneLine(err error) string {
-	s := err.Error()
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i] + " …"
-	}
-	return s
 }

@@ -462,7 +462,7 @@ func (t *tuner) setUp(id int, direction goptuna.StudyDirection, def string) erro
 		StudyAttrStaleAfter:   t.cfg.StaleAfter.String(),
 	}
 	if s.Description != "" {
-		attrs["description"] = truncate(s.Description, 1000)
+		attrs["description"] = record.Truncate(s.Description, 1000)
 	}
 	for _, k := range slices.Sorted(maps.Keys(attrs)) {
 		if attrs[k] == "" {
@@ -545,13 +545,6 @@ func definitionHash(s *study.Study) string {
 	return hex.EncodeToString(h[:8])
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
-}
-
 func buildPruner(p study.Pruner) (goptuna.Pruner, error) {
 	switch p.Kind {
 	case study.PrunerMedian:
@@ -600,9 +593,15 @@ func (l *lockedRelative) SampleRelative(st *goptuna.Study, t goptuna.FrozenTrial
 // (a new configuration whose siblings are not queued yet) counts as its S
 // runs, and every trial with a seed index as one.
 func (t *tuner) counts() (counted int, waiting []goptuna.FrozenTrial, err error) {
-	trials, err := t.storage.GetAllTrials(t.gs.ID)
+	counted, waiting, _, err = t.countsOf()
+	return counted, waiting, err
+}
+
+// countsOf is counts that also returns every trial it read.
+func (t *tuner) countsOf() (counted int, waiting, trials []goptuna.FrozenTrial, err error) {
+	trials, err = t.storage.GetAllTrials(t.gs.ID)
 	if err != nil {
-		return 0, nil, fmt.Errorf("study %s: list trials: %w", t.s.Name, err)
+		return 0, nil, nil, fmt.Errorf("study %s: list trials: %w", t.s.Name, err)
 	}
 	for _, tr := range trials {
 		if tr.State == goptuna.TrialStateFail {
@@ -620,7 +619,7 @@ func (t *tuner) counts() (counted int, waiting []goptuna.FrozenTrial, err error)
 		}
 	}
 	slices.SortFunc(waiting, func(a, b goptuna.FrozenTrial) int { return a.Number - b.Number })
-	return counted, waiting, nil
+	return counted, waiting, trials, nil
 }
 
 // planned estimates how many trials this call will run (for the bar).
@@ -651,15 +650,9 @@ func (t *tuner) claim(ctx context.Context, worker string) (int, error) {
 	if t.cfg.Trials > 0 && t.claimed >= t.cfg.Trials {
 		return -1, nil
 	}
-	counted, waiting, err := t.counts()
+	counted, waiting, all, err := t.countsOf()
 	if err != nil {
 		return -1, err
-	}
-	var all []goptuna.FrozenTrial
-	if t.s.Kind == study.KindCompare {
-		if all, err = t.storage.GetAllTrials(t.gs.ID); err != nil {
-			return -1, fmt.Errorf("study %s: list trials: %w", t.s.Name, err)
-		}
 	}
 	for _, w := range waiting {
 		if w.SystemAttrs[AttrPhase] == PhaseFinal && !finalReady(w, all) {
@@ -854,14 +847,7 @@ func (t *tuner) logf(format string, args ...any) {
 }
 
 func (t *tuner) setReason(id int, reason string) error {
-	reason = truncate(reason, 2000)
-	if err := t.storage.SetTrialUserAttr(id, AttrFailReason, reason); err != nil {
-		return fmt.Errorf("trial %d: store fail reason: %w", id, err)
-	}
-	if err := t.storage.SetTrialSystemAttr(id, AttrFailReason, reason); err != nil {
-		return fmt.Errorf("trial %d: store fail reason: %w", id, err)
-	}
-	return nil
+	return record.SetReason(t.storage, id, reason)
 }
 
 func (t *tuner) fillSummary(sum *Summary) error {

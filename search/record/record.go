@@ -195,7 +195,7 @@ func (t *Trial) Finish(ctx context.Context, out pipeline.Outcome, runErr error) 
 		reason := fmt.Sprintf("pruned by the %s pruner at evaluation %d (%s = %.6g)", t.PrunerName, t.prunedAt, t.Intermediate, t.lastVal)
 		return t.pruned(wctx, out, reason)
 	case runErr != nil:
-		f := Filed{State: goptuna.TrialStateFail, Value: math.NaN(), Reason: oneLine(runErr.Error())}
+		f := Filed{State: goptuna.TrialStateFail, Value: math.NaN(), Reason: OneLine(runErr.Error())}
 		if noFault(runErr) {
 			f.Requeue, f.Counted = true, true
 		}
@@ -279,16 +279,18 @@ func (t *Trial) lost(f Filed, err error) (Filed, error) {
 	return f, fmt.Errorf("trial %d: record result: %w", t.ID, err)
 }
 
-// setReason stores why the trial failed or was pruned, as a user and a
-// system attribute.
-func (t *Trial) setReason(reason string) error {
-	reason = truncate(reason, 2000)
-	gs := t.Store.Storage()
-	if err := gs.SetTrialUserAttr(t.ID, AttrFailReason, reason); err != nil {
-		return fmt.Errorf("trial %d: store fail reason: %w", t.ID, err)
+// setReason stores why the trial failed or was pruned (see SetReason).
+func (t *Trial) setReason(reason string) error { return SetReason(t.Store.Storage(), t.ID, reason) }
+
+// SetReason stores why trial id failed or was pruned, cut to 2,000 bytes,
+// as its user and its system attribute AttrFailReason.
+func SetReason(gs goptuna.Storage, id int, reason string) error {
+	reason = Truncate(reason, 2000)
+	if err := gs.SetTrialUserAttr(id, AttrFailReason, reason); err != nil {
+		return fmt.Errorf("trial %d: store fail reason: %w", id, err)
 	}
-	if err := gs.SetTrialSystemAttr(t.ID, AttrFailReason, reason); err != nil {
-		return fmt.Errorf("trial %d: store fail reason: %w", t.ID, err)
+	if err := gs.SetTrialSystemAttr(id, AttrFailReason, reason); err != nil {
+		return fmt.Errorf("trial %d: store fail reason: %w", id, err)
 	}
 	return nil
 }
@@ -330,15 +332,16 @@ func (t *Trial) runMeta(out pipeline.Outcome, interrupted bool) results.RunMeta 
 	}
 }
 
-func truncate(s string, n int) string {
+// Truncate cuts s to at most n bytes.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
 	return s[:n]
 }
 
-// oneLine is the first line of s, with " …" when there were more.
-func oneLine(s string) string {
+// OneLine is the first line of s, with " …" when there were more.
+func OneLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i] + " …"
