@@ -16,7 +16,7 @@ var flagOf = map[string]string{
 	"hit_threshold": "--hit-threshold", "train_eval_size": "--train-eval-size", "checkpoint": "--checkpoint",
 	"model": "--model", "dataset": "--dataset", "schedule.lr": "--lr", "schedule.kind": "--schedule",
 	"schedule.milestones": "--milestones", "schedule.every": "--every", "schedule.factor": "--lr-factor",
-	"resume": "--resume", "optimizer": "--optimizer", "hyperparameters": "--set", "stability.replace": "--replace",
+	"resume": "--resume", "clock": "--clock", "optimizer": "--optimizer", "hyperparameters": "--set", "stability.replace": "--replace",
 }
 
 // checkSizes refuses, before anything is allocated, sizes that cannot

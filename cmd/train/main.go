@@ -113,6 +113,7 @@ counts (outer steps and gradient evaluations).`,
 	f.Uint64Var(&c.StreamSeed, "data-seed", 0, "old name of --stream-seed")
 	f.MarkDeprecated("data-seed", "use --stream-seed (the seed of the minibatch stream)")
 	f.Float64Var(&c.EvalEvery, "eval-every", 1, "evaluation interval in epochs (0 = 1)")
+	f.StringVar(&c.Clock, "clock", train.ClockEpochs, "what an epoch counts in --epochs, --eval-every and --milestones: epochs (⌈N/B⌉ outer steps) or grads (⌈N/B⌉ gradient evaluations: SGD's compute for every optimizer)")
 	f.IntVar(&c.EvalBatch, "eval-batch", train.DefaultEvalBatch, "evaluation batch size")
 	f.IntVar(&c.TrainEvalSize, "train-eval-size", 0, "evaluate the train loss on the first N training images (0 = all)")
 	f.Float64Var(&c.HitThreshold, "hit-threshold", train.DefaultHitThreshold, "train loss that defines the hitting time (0 = 0.65)")

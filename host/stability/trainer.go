@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 
 	"github.com/lrsgd-lab/lrsgd/host/data"
 	"github.com/lrsgd-lab/lrsgd/host/train"
@@ -20,12 +19,9 @@ type OpenOptimizer func(ctx context.Context) (optimizer.Optimizer, error)
 // train.Run would: after every EvalEvery epochs of outer steps, and at the
 // end (Epochs or BudgetGrads reached).
 type trainerRun struct {
-	t          *train.Trainer
-	opt        optimizer.Optimizer
-	interval   int64 // outer steps between evaluations
-	totalOuter int64 // 0: no epoch limit
-	budget     int64 // 0: no gradient budget
-	lastEval   int64 // grad evals at the last evaluation, −1 for none
+	t        *train.Trainer
+	opt      optimizer.Optimizer
+	lastEval int64 // grad evals at the last evaluation, −1 for none
 }
 
 // TrainerOpen returns an OpenFunc that trains with package train: cfg
@@ -48,23 +44,9 @@ func TrainerOpen(cfg train.Config, test *data.Set, open OpenOptimizer) OpenFunc 
 			opt.Close()
 			return nil, err
 		}
-		r := &trainerRun{t: t, opt: opt, budget: c.BudgetGrads, lastEval: -1}
-		every := c.EvalEvery
-		if every == 0 {
-			every = 1
-		}
-		spe := t.StepsPerEpoch()
-		r.interval = max(1, int64(math.Round(every*float64(spe))))
-		if c.Epochs > 0 {
-			r.totalOuter = int64(math.Ceil(c.Epochs * float64(spe)))
-		}
+		r := &trainerRun{t: t, opt: opt, lastEval: -1}
 		return r, nil
 	}
-}
-
-func (r *trainerRun) done() bool {
-	return (r.totalOuter > 0 && r.t.OuterSteps() >= r.totalOuter) ||
-		(r.budget > 0 && r.t.GradEvals() >= r.budget)
 }
 
 // Step makes one trainer step and, when due, an evaluation (recorded in
@@ -75,12 +57,11 @@ func (r *trainerRun) Step(ctx context.Context) (StepInfo, error) {
 		return StepInfo{}, err
 	}
 	info := StepInfo{GradEvals: ti.GradEvals, OuterSteps: ti.OuterSteps, Drawn: ti.Indices,
-		Done: r.done(), Diverged: ti.Diverged}
+		Done: r.t.Finished(), Diverged: ti.Diverged}
 	if ti.Diverged {
 		return info, nil
 	}
-	due := ti.OuterEnded && ti.OuterSteps%r.interval == 0
-	if due || (info.Done && r.lastEval != ti.GradEvals) {
+	if r.t.EvalDue() || (info.Done && r.lastEval != ti.GradEvals) {
 		p, err := r.t.Evaluate(ctx)
 		if err != nil {
 			return StepInfo{}, err

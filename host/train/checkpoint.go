@@ -30,6 +30,7 @@ type checkpoint struct {
 	Stream      data.State
 	GradEvals   int64
 	Outer       int64
+	OuterStart  int64 // gradient evaluations when the current outer step began
 	EvalDue     bool
 	Diverged    bool
 	DivergedAt  int64
@@ -50,9 +51,9 @@ func (t *Trainer) fingerprint() string {
 	for i, k := range keys {
 		hp[i] = k + "=" + t.cfg.Hyperparams[k]
 	}
-	return fmt.Sprintf("model=%s params=%d train=%s/%d/%s test=%s/%d batch=%d seed=%d data_seed=%d optimizer=%s hyperparams=[%s] schedule=%+v",
+	return fmt.Sprintf("model=%s params=%d train=%s/%d/%s test=%s/%d batch=%d seed=%d data_seed=%d optimizer=%s hyperparams=[%s] schedule=%+v%s",
 		t.model.Name(), t.model.NumParams(), t.train.Name, t.train.N, t.train.Checksum, t.test.Name, t.test.N,
-		t.cfg.BatchSize, t.cfg.Seed, t.cfg.StreamSeed, t.name, strings.Join(hp, " "), t.cfg.Schedule)
+		t.cfg.BatchSize, t.cfg.Seed, t.cfg.StreamSeed, t.name, strings.Join(hp, " "), t.cfg.Schedule, clockTag(t.cfg.Clock))
 }
 
 // SaveCheckpoint writes the run's state to path atomically (a temporary
@@ -67,7 +68,7 @@ func (t *Trainer) SaveCheckpoint(ctx context.Context, path string) error {
 	ck := checkpoint{
 		Version: checkpointVersion, Fingerprint: t.fingerprint(),
 		Params: t.buf.Params, State: t.buf.State, Stats: t.stats, OptBlob: blob,
-		Stream: t.stream.State(), GradEvals: t.gradEvals, Outer: t.outer, EvalDue: t.evalDue,
+		Stream: t.stream.State(), GradEvals: t.gradEvals, Outer: t.outer, OuterStart: t.outerStart, EvalDue: t.evalDue,
 		Diverged: t.diverged, DivergedAt: t.divergedAt,
 		Curve: t.curve, Timing: t.timing, Wall: t.wall(),
 	}
@@ -155,7 +156,7 @@ func (t *Trainer) restore(ctx context.Context, path string) error {
 	if err := t.stream.SetState(ck.Stream); err != nil {
 		return fmt.Errorf("resume %s: data stream: %w", path, err)
 	}
-	t.gradEvals, t.outer, t.evalDue = ck.GradEvals, ck.Outer, ck.EvalDue
+	t.gradEvals, t.outer, t.outerStart, t.evalDue = ck.GradEvals, ck.Outer, ck.OuterStart, ck.EvalDue
 	t.diverged, t.divergedAt = ck.Diverged, ck.DivergedAt
 	t.curve, t.wallBase = ck.Curve, ck.Wall
 	t.timing = ck.Timing
@@ -163,4 +164,13 @@ func (t *Trainer) restore(ctx context.Context, path string) error {
 		t.timing = newReservoir(reservoirCap)
 	}
 	return nil
+}
+
+// clockTag is the fingerprint's clock, empty for the epochs clock so that
+// checkpoints written before clocks existed still resume.
+func clockTag(clock string) string {
+	if clock == "" || clock == ClockEpochs {
+		return ""
+	}
+	return " clock=" + clock
 }

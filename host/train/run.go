@@ -12,7 +12,7 @@ import (
 	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
 )
 
-// Run trains cfg.Model with opt until cfg.Epochs (in outer-step epochs)
+// Run trains cfg.Model with opt until cfg.Epochs (epochs of cfg.Clock)
 // or cfg.BudgetGrads (gradient evaluations) is reached, evaluating every
 // cfg.EvalEvery epochs and at the end.
 //
@@ -43,15 +43,8 @@ func (t *Trainer) Run(ctx context.Context, hooks Hooks) (Result, error) {
 		t.now = hooks.Now
 		t.started = t.now()
 	}
-	var totalOuter int64
-	if t.cfg.Epochs > 0 {
-		totalOuter = int64(math.Ceil(t.cfg.Epochs * float64(t.stepsPerEpoch)))
-	}
-	done := func() bool {
-		return (totalOuter > 0 && t.outer >= totalOuter) ||
-			(t.cfg.BudgetGrads > 0 && t.gradEvals >= t.cfg.BudgetGrads)
-	}
-	bar := t.newBar(hooks, totalOuter)
+	totalOuter, budget := t.totalOuter(), t.gradBudget()
+	bar := t.newBar(hooks, totalOuter, budget)
 	status := StatusOK
 
 	evaluate := func() (bool, error) {
@@ -102,7 +95,7 @@ func (t *Trainer) Run(ctx context.Context, hooks Hooks) (Result, error) {
 				break
 			}
 		}
-		if done() {
+		if t.Finished() {
 			break
 		}
 		info, err := t.Step(ctx)
@@ -155,7 +148,7 @@ type bar struct {
 	lastDesc time.Time
 }
 
-func (t *Trainer) newBar(hooks Hooks, totalOuter int64) *bar {
+func (t *Trainer) newBar(hooks Hooks, totalOuter, budget int64) *bar {
 	if hooks.Progress == nil {
 		return nil
 	}
@@ -163,7 +156,7 @@ func (t *Trainer) newBar(hooks Hooks, totalOuter int64) *bar {
 	max := totalOuter
 	unit := "outer steps"
 	if max == 0 {
-		max, b.byGrads, unit = t.cfg.BudgetGrads, true, "grads"
+		max, b.byGrads, unit = budget, true, "grads"
 	}
 	b.pb = progressbar.NewOptions64(max,
 		progressbar.OptionSetWriter(hooks.Progress),

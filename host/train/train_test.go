@@ -104,6 +104,7 @@ func TestConfigErrors(t *testing.T) {
 		{func(c *Config) { c.HitThreshold = -1 }, "hit_threshold -1: want", ErrInvalidConfig},
 		{func(c *Config) { c.EvalEvery = math.Inf(1) }, "eval_every +Inf: want", ErrInvalidConfig},
 		{func(c *Config) { c.Schedule.LR = math.Inf(1) }, "schedule.lr +Inf: want", ErrInvalidConfig},
+		{func(c *Config) { c.Clock = "steps" }, `clock "steps": want epochs or grads`, ErrInvalidConfig},
 		{func(c *Config) { c.Resume = true }, "resume needs a checkpoint", ErrInvalidConfig},
 		{func(c *Config) { c.Resume, c.Checkpoint = true, filepath.Join(t.TempDir(), "none") }, "no such file", ErrCheckpoint},
 	} {
@@ -295,5 +296,65 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 	_, err := Run(context.Background(), cfg, blocks.NewLRSGDR(), Hooks{})
 	if err == nil || !contains(err.Error(), "belongs to another run") {
 		t.Errorf("resume with another seed: %v, want a fingerprint error", err)
+	}
+}
+
+// TestClockGrads: on the gradient clock an epoch is ⌈N/B⌉ gradient
+// evaluations for every optimizer. SGD (one gradient per outer step) runs
+// exactly as on the epoch clock; LRSGD-C with M = 10 stops after 2·15
+// gradients, evaluates at the end of the outer steps that cross each 7.5
+// gradients (EvalEvery 0.5), and takes the schedule's decay (milestone
+// 1.2 epochs = 18 gradients) from the first outer step that begins at or
+// after 18 gradients.
+func TestClockGrads(t *testing.T) {
+	cfg := baseConfig(t)
+	cfg.Schedule = Schedule{Kind: ScheduleStep, LR: 0.05, Milestones: []float64{1.2}, Factor: 0.5}
+	epochs := mustRun(t, cfg, blocks.NewSGD(), Hooks{})
+	cfg.Clock = ClockGrads
+	grads := mustRun(t, cfg, blocks.NewSGD(), Hooks{})
+	if !reflect.DeepEqual(stripWall(epochs.Curve), stripWall(grads.Curve)) {
+		t.Errorf("SGD on the gradient clock:\n%+v\non the epoch clock:\n%+v", grads.Curve, epochs.Curve)
+	}
+
+	cfg.EvalEvery = 0.5
+	cfg.Hyperparams = map[string]string{"m": "10"}
+	r := mustRun(t, cfg, blocks.NewLRSGDC(), Hooks{})
+	if r.GradEvals != 30 || r.OuterSteps != 3 {
+		t.Errorf("LRSGD-C, 2 gradient epochs: %d grads %d outer, want 30 and 3", r.GradEvals, r.OuterSteps)
+	}
+	var at []int64
+	for _, p := range r.Curve {
+		at = append(at, p.GradEvals)
+	}
+	// Outer steps end at 10, 20 and 30 gradients; each crosses a multiple
+	// of round(7.5) = 8 gradients (8, 16, 24).
+	if want := []int64{10, 20, 30}; !reflect.DeepEqual(at, want) {
+		t.Errorf("evaluations at %v gradients, want %v", at, want)
+	}
+	// Outer steps begin at 0, 10, 20 gradients: only 20 ≥ 18 takes the decay.
+	opt := blocks.NewLRSGDC()
+	defer opt.Close()
+	tr, err := New(context.Background(), cfg, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	var lrs []float64
+	first := true
+	for !tr.Finished() {
+		info, err := tr.Step(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first {
+			lrs = append(lrs, info.LR)
+		}
+		if !first && info.LR != lrs[len(lrs)-1] {
+			t.Fatalf("rate changed inside an outer step at %d gradients", info.GradEvals)
+		}
+		first = info.OuterEnded
+	}
+	if want := []float64{0.05, 0.05, 0.025}; !reflect.DeepEqual(lrs, want) {
+		t.Errorf("rates of the outer steps %v, want %v", lrs, want)
 	}
 }

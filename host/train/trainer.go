@@ -95,6 +95,16 @@ type Config struct {
 	// EvalEvery is the evaluation interval in epochs (0: 1). There is
 	// always a final evaluation at the end of the run.
 	EvalEvery float64
+	// Clock is what an epoch counts in Epochs, EvalEvery and the
+	// schedule's milestones: ClockEpochs ("" too) counts ⌈N/B⌉ outer
+	// steps, ClockGrads counts ⌈N/B⌉ gradient evaluations, so that every
+	// optimizer gets the same schedule, evaluations and length in compute
+	// (SGD's epochs). With ClockGrads a run ends after ⌈Epochs·N/B⌉
+	// gradient evaluations (or BudgetGrads, the first reached), the rate
+	// is the schedule's at the gradient count where the outer step
+	// began, and an evaluation falls at the end of the outer step that
+	// crosses a multiple of EvalEvery·⌈N/B⌉ gradients.
+	Clock string
 	// HitThreshold is the train loss that defines the hitting time
 	// (0: 0.65).
 	HitThreshold float64
@@ -154,6 +164,7 @@ type Trainer struct {
 	stepsPerEpoch int64
 	gradEvals     int64
 	outer         int64
+	outerStart    int64 // gradEvals when the current outer step began
 	evalDue       bool
 	diverged      bool
 	divergedAt    int64
@@ -219,6 +230,8 @@ func (c *Config) Validate() error {
 		return badField("epochs", "0 without a gradient budget: want epochs > 0 or budget_grads > 0, else the run would never end")
 	case c.EvalBatch < 0:
 		return badField("eval_batch", "%d: want ≥ 0 (0 = %d)", c.EvalBatch, DefaultEvalBatch)
+	case c.Clock != "" && c.Clock != ClockEpochs && c.Clock != ClockGrads:
+		return badField("clock", "%q: want %s or %s", c.Clock, ClockEpochs, ClockGrads)
 	case c.EvalEvery < 0 || math.IsNaN(c.EvalEvery) || math.IsInf(c.EvalEvery, 0):
 		return badField("eval_every", "%v: want a finite number of epochs ≥ 0 (0 = 1)", c.EvalEvery)
 	case c.HitThreshold < 0 || math.IsNaN(c.HitThreshold) || math.IsInf(c.HitThreshold, 0):
@@ -386,7 +399,52 @@ func (t *Trainer) OuterSteps() int64 { return t.outer }
 func (t *Trainer) Epoch() float64 { return float64(t.outer) / float64(t.stepsPerEpoch) }
 
 // LR is the learning rate the next step will use.
-func (t *Trainer) LR() float64 { return t.cfg.Schedule.At(t.outer, t.stepsPerEpoch) }
+func (t *Trainer) LR() float64 { return t.cfg.Schedule.At(t.clockAt(), t.stepsPerEpoch) }
+
+// clockAt is the position of the current outer step on the run's clock:
+// outer steps completed, or with ClockGrads the gradient evaluations made
+// before the outer step began.
+func (t *Trainer) clockAt() int64 {
+	if t.cfg.Clock == ClockGrads {
+		return t.outerStart
+	}
+	return t.outer
+}
+
+// totalOuter is the number of outer steps that ends the run (0: no
+// outer-step limit, as with ClockGrads).
+func (t *Trainer) totalOuter() int64 {
+	if t.cfg.Epochs > 0 && t.cfg.Clock != ClockGrads {
+		return int64(math.Ceil(t.cfg.Epochs * float64(t.stepsPerEpoch)))
+	}
+	return 0
+}
+
+// Finished reports whether the run's length (Epochs on its clock, or
+// BudgetGrads) has been reached.
+func (t *Trainer) Finished() bool {
+	total, budget := t.totalOuter(), t.gradBudget()
+	return (total > 0 && t.outer >= total) || (budget > 0 && t.gradEvals >= budget)
+}
+
+// EvalDue reports whether the last step ended an evaluation interval
+// (EvalEvery on the run's clock) and no evaluation has been recorded
+// since.
+func (t *Trainer) EvalDue() bool { return t.evalDue }
+
+// gradBudget is the number of gradient evaluations that ends the run (0:
+// no gradient limit): BudgetGrads, or with ClockGrads ⌈Epochs·N/B⌉ if
+// that comes first.
+func (t *Trainer) gradBudget() int64 {
+	b := t.cfg.BudgetGrads
+	if t.cfg.Clock == ClockGrads && t.cfg.Epochs > 0 {
+		e := int64(math.Ceil(t.cfg.Epochs * float64(t.stepsPerEpoch)))
+		if b == 0 || e < b {
+			b = e
+		}
+	}
+	return b
+}
 
 // Curve is the evaluations recorded so far (by Run, or by Record).
 func (t *Trainer) Curve() []EvalPoint { return t.curve }
@@ -408,7 +466,7 @@ func (t *Trainer) Step(ctx context.Context) (StepInfo, error) {
 	if t.diverged {
 		return StepInfo{}, ErrDiverged
 	}
-	lr := t.cfg.Schedule.At(t.outer, t.stepsPerEpoch)
+	lr := t.LR()
 	t.stream.Next(t.tnet.Input(), t.labels, t.idx)
 	start := t.now()
 	loss, err := t.tnet.TrainStep(t.labels, uint64(t.gradEvals), t.buf.Grads)
@@ -431,7 +489,12 @@ func (t *Trainer) Step(ctx context.Context) (StepInfo, error) {
 	t.gradEvals++
 	if res.OuterEnded {
 		t.outer++
-		if t.outer%t.evalInterval() == 0 {
+		if t.cfg.Clock == ClockGrads {
+			if every := t.evalInterval(); t.gradEvals/every > t.outerStart/every {
+				t.evalDue = true
+			}
+			t.outerStart = t.gradEvals
+		} else if t.outer%t.evalInterval() == 0 {
 			t.evalDue = true
 		}
 	}
@@ -444,7 +507,8 @@ func (t *Trainer) Step(ctx context.Context) (StepInfo, error) {
 	return info, nil
 }
 
-// evalInterval is the evaluation interval in outer steps.
+// evalInterval is the evaluation interval in outer steps (in gradient
+// evaluations with ClockGrads).
 func (t *Trainer) evalInterval() int64 {
 	return max(1, int64(math.Round(t.cfg.EvalEvery*float64(t.stepsPerEpoch))))
 }

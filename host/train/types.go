@@ -18,6 +18,12 @@ type Schedule struct {
 	Every      int64     `json:"every,omitempty" yaml:"every,omitempty"`           // outer steps between "every" decays
 }
 
+// Clocks: what an epoch counts (Config.Clock).
+const (
+	ClockEpochs = "epochs" // ⌈N/B⌉ outer steps
+	ClockGrads  = "grads"  // ⌈N/B⌉ gradient evaluations
+)
+
 // EvalPoint is one evaluation during training (see package metrics).
 type EvalPoint = metrics.EvalPoint
 

@@ -35,7 +35,7 @@ func (t Train) config(model, dataset string) train.Config {
 		Model:  model,
 		Data:   data.Source{Dataset: dataset, TrainSize: t.TrainSize, TestSize: t.TestSize, Seed: subset},
 		Epochs: float64(t.Epochs), BudgetGrads: t.BudgetGrads, BatchSize: t.BatchSize,
-		Seed: t.Seed, Schedule: t.Schedule, EvalEvery: t.EvalEvery,
+		Seed: t.Seed, Schedule: t.Schedule, EvalEvery: t.EvalEvery, Clock: t.Clock,
 		HitThreshold: t.HitThreshold, Augment: &augment,
 	}
 }

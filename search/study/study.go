@@ -160,6 +160,11 @@ type Train struct {
 	Schedule    train.Schedule `yaml:"schedule"`
 	// EvalEvery is the number of epochs between evaluations.
 	EvalEvery float64 `yaml:"eval_every"`
+	// Clock is what an epoch counts in epochs, eval_every and the
+	// schedule's milestones: "epochs" ("" too: outer steps) or "grads"
+	// (gradient evaluations, so that every optimizer gets SGD's compute;
+	// see train.Config.Clock).
+	Clock string `yaml:"clock,omitempty"`
 	// HitThreshold is the train loss that defines the hitting time.
 	HitThreshold float64 `yaml:"hit_threshold"`
 	Augment      bool    `yaml:"augment"`
