@@ -216,10 +216,13 @@ func (t *tuner) seedIndex(id int) (int, error) {
 	return 0, nil
 }
 
-// configKey names a configuration by its sampled values.
+// configKey names a configuration by its sampled values, less the seed.
 func configKey(params map[string]string) string {
 	parts := make([]string, 0, len(params))
 	for _, k := range slices.Sorted(maps.Keys(params)) {
+		if k == "seed" { // a grid or space over the trainer's seed is a seeds axis
+			continue
+		}
 		parts = append(parts, k+"="+params[k])
 	}
 	return strings.Join(parts, ",")

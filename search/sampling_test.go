@@ -139,3 +139,20 @@ func fmtTrials(p map[int]map[string]any) string {
 	}
 	return s
 }
+
+// TestConfigKeyLeavesOutSeed: a configuration is its sampled values less a
+// seed parameter, so that a grid over seed groups as seeds.
+func TestConfigKeyLeavesOutSeed(t *testing.T) {
+	for _, c := range []struct {
+		params map[string]string
+		want   string
+	}{
+		{map[string]string{"optimizer": "sgd", "seed": "3"}, "optimizer=sgd"},
+		{map[string]string{"gamma": "0.1", "lr": "0.05"}, "gamma=0.1,lr=0.05"},
+		{map[string]string{"seed": "1"}, ""},
+	} {
+		if got := configKey(c.params); got != c.want {
+			t.Errorf("configKey(%v) = %q, want %q", c.params, got, c.want)
+		}
+	}
+}

@@ -68,7 +68,8 @@ const (
 	AttrSeedIndex = "seed_index"
 	// AttrConfig (user) names a trial's configuration: its sampled values
 	// (and optimizer) as "name=value" pairs sorted by name, the same for
-	// all of a configuration's seeds.
+	// all of a configuration's seeds. A parameter named seed (a grid over
+	// the trainer's seed) is left out: it is a seeds axis.
 	AttrConfig = "config_key"
 )
 

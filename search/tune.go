@@ -447,7 +447,7 @@ func (t *tuner) setUp(id int, direction goptuna.StudyDirection, def string) erro
 	}
 	attrs := map[string]string{
 		"kind":                s.Kind,
-		"baseline":            s.Baseline,
+		"baseline":            baselineOf(s),
 		"target":              s.Target,
 		StudyAttrIntermediate: t.inter,
 		StudyAttrSampler:      s.Sampler,
@@ -884,4 +884,13 @@ func stateName(s goptuna.TrialState) string {
 		return "WAITING"
 	}
 	return s.String()
+}
+
+// baselineOf is the study's baseline when it is one of the optimizers the
+// study runs, else "".
+func baselineOf(s *study.Study) string {
+	if slices.Contains(s.OptimizerNames(), s.Baseline) {
+		return s.Baseline
+	}
+	return ""
 }

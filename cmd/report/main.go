@@ -44,6 +44,7 @@ type options struct {
 	// (see report.Options).
 	target         string
 	minProbability float64
+	baseline       string
 	resamples      int
 }
 
@@ -67,14 +68,15 @@ target (--target, else the study's target attribute, else auto). The front of co
 (grads_at_target against gap_at_target, and against epsilon_at_target under the probe) and a
 bootstrap over seeds name the sweet spot with its probability, or say there is no clear one:
 ` + report.ConfigSweetSpotRule + `. A compare study (kind: compare) gets a table of its
-optimizers' final runs against the baseline (` + report.WelchRule + `).
+optimizers' final runs against the baseline (` + report.WelchRule + `); a study with a
+baseline (--baseline, or baseline: in its YAML, as table1) gets the same over all its runs.
 
 --plot FILE.png writes one PNG per figure: FILE-gap.png, FILE-hitting.png (against --param),
 FILE-front.png, FILE-curves.png (learning curves of --trials), FILE-history.png and, when the
 stability probe ran, FILE-divergence.png; and the paper-style figures of configurations:
 FILE-fig2.png (losses, hitting time and gap against --param over seeds), FILE-knee.png (the
 front of configurations with knee probabilities), FILE-fig3.png (test accuracy per batch size,
-when the study sweeps batch_size), FILE-compare.png (a compare study's bars) and
+when the study sweeps batch_size), FILE-compare.png (the comparison's bars) and
 FILE-stability.png (ε and ‖w − v‖ per optimizer, when the probe ran).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd.Context(), stdout, stderr)
@@ -88,6 +90,7 @@ FILE-stability.png (ε and ‖w − v‖ per optimizer, when the probe ran).`,
 	f.StringVar(&o.param, "param", "", "swept parameter for the gap and hitting-time figures (default: the study's first)")
 	f.IntSliceVar(&o.trials, "trials", nil, "trial numbers whose learning curves and divergence are drawn, e.g. 1,2,3 (default: sweet spot, best accuracy, best)")
 	f.StringVar(&o.target, "target", "", "train loss at which runs are compared: a number, or auto (default: the study's target attribute, else auto)")
+	f.StringVar(&o.baseline, "baseline", "", "optimizer whose runs the others are compared with, by Welch's interval (default: the study's baseline attribute)")
 	f.Float64Var(&o.minProbability, "min-probability", report.DefaultMinProbability, "least share of bootstrap resamples in which a configuration must be the knee to be named the sweet spot, in (0, 1]")
 	f.IntVar(&o.resamples, "resamples", pareto.DefaultResamples, "bootstrap resamples over seeds (fewer distinct ones are enumerated exactly)")
 	cmd.SetOut(stdout)
@@ -124,7 +127,7 @@ func (o *options) run(ctx context.Context, stdout, stderr io.Writer) error {
 	}
 	defer s.Close()
 	rep, err := report.Build(ctx, s, report.Options{Study: o.study, Target: o.target,
-		MinProbability: o.minProbability, Resamples: o.resamples})
+		MinProbability: o.minProbability, Resamples: o.resamples, Baseline: o.baseline})
 	if errors.Is(err, results.ErrNoStudy) {
 		return cli.BadInput{Err: err}
 	}

@@ -17,7 +17,7 @@ const (
 
 // WelchRule names the test behind a comparison's intervals; reports print
 // it.
-const WelchRule = "Welch's t: mean difference to the baseline's final runs, standard error √(s²a/na + s²b/nb), " +
+const WelchRule = "Welch's t: mean difference to the baseline's runs, standard error √(s²a/na + s²b/nb), " +
 	"Welch–Satterthwaite degrees of freedom, 95% interval"
 
 // comparedMetrics are the metrics a comparison summarises per optimizer,
@@ -57,7 +57,7 @@ type OptimizerResult struct {
 // against the baseline's.
 type Comparison struct {
 	Baseline   string            `json:"baseline"`
-	Phase      string            `json:"phase"`  // PhaseFinal
+	Phase      string            `json:"phase"`  // PhaseFinal, or "" when every COMPLETE run is compared
 	Metric     string            `json:"metric"` // the headline metric, test_accuracy
 	Test       string            `json:"test"`   // WelchRule
 	Optimizers []OptimizerResult `json:"optimizers"`
@@ -66,19 +66,28 @@ type Comparison struct {
 
 // buildComparison compares the optimizers' final runs (COMPLETE trials
 // with phase "final") with the baseline's, when the study is a compare
-// study; nil otherwise. atTarget holds each trial's values at the target.
-func buildComparison(attrs map[string]string, trials []Trial, atTarget map[int]map[string]Float) *Comparison {
-	if attrs[StudyAttrKind] != KindCompare {
-		return nil
+// study, or all their COMPLETE runs when another study has a baseline
+// (baseline, else its baseline attribute); nil otherwise. atTarget holds
+// each trial's values at the target.
+func buildComparison(attrs map[string]string, baseline string, trials []Trial, atTarget map[int]map[string]Float) *Comparison {
+	phase := PhaseFinal
+	if baseline == "" {
+		baseline = attrs[StudyAttrBaseline]
 	}
-	cmp := &Comparison{Baseline: attrs[StudyAttrBaseline], Phase: PhaseFinal, Metric: comparedMetrics[0],
+	if attrs[StudyAttrKind] != KindCompare {
+		if baseline == "" {
+			return nil
+		}
+		phase = ""
+	}
+	cmp := &Comparison{Baseline: baseline, Phase: phase, Metric: comparedMetrics[0],
 		Test: WelchRule, Optimizers: []OptimizerResult{}}
 	var order []string
 	values := map[string]map[string][]float64{}
 	numbers := map[string][]int{}
 	for i := range trials {
 		t := &trials[i]
-		if t.State != "COMPLETE" || t.UserAttrs[AttrPhase] != PhaseFinal {
+		if t.State != "COMPLETE" || (phase != "" && t.UserAttrs[AttrPhase] != phase) {
 			continue
 		}
 		o := optimizerOf(t)
@@ -108,10 +117,10 @@ func buildComparison(attrs map[string]string, trials []Trial, atTarget map[int]m
 			}
 		}
 	} else {
-		cmp.Note = fmt.Sprintf("the baseline %q has no COMPLETE final runs: no differences", cmp.Baseline)
+		cmp.Note = fmt.Sprintf("the baseline %q has no COMPLETE %sruns: no differences", cmp.Baseline, phaseWord(phase))
 	}
 	if len(order) == 0 {
-		cmp.Note = "no COMPLETE final runs yet"
+		cmp.Note = fmt.Sprintf("no COMPLETE %sruns yet", phaseWord(phase))
 	}
 	for _, o := range order {
 		r := OptimizerResult{Optimizer: o, Metrics: map[string]Compared{}, Trials: numbers[o]}
@@ -130,4 +139,12 @@ func buildComparison(attrs map[string]string, trials []Trial, atTarget map[int]m
 		cmp.Optimizers = append(cmp.Optimizers, r)
 	}
 	return cmp
+}
+
+// phaseWord is "final " for the final phase, "" for all runs.
+func phaseWord(phase string) string {
+	if phase == "" {
+		return ""
+	}
+	return phase + " "
 }

@@ -210,10 +210,19 @@ func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // configKey returns the configuration a trial belongs to; own is true for
 // a trial without config_key, which is a configuration of its own.
+//
+// A parameter named seed is a seed, not part of the configuration: trials
+// that differ only in it (a grid over the trainer's seed) are one
+// configuration's runs, also in stores whose config_key still holds it.
 func configKey(t *Trial) (key string, own bool) {
 	key, ok := t.UserAttrs[AttrConfig]
-	if !ok {
+	if ok {
+		key = withoutSeed(key)
+	} else {
 		key = paramsKey(t.Params)
+		if _, seeded := t.Params["seed"]; seeded {
+			ok = true // its configuration is shared with the other seeds
+		}
 	}
 	if ph := t.UserAttrs[AttrPhase]; ph != "" {
 		key = ph + ":" + key
@@ -221,11 +230,40 @@ func configKey(t *Trial) (key string, own bool) {
 	return key, !ok
 }
 
-// paramsKey formats parameters as sorted name=value pairs, as tune's
-// config_key does.
+// withoutSeed drops the seed=… pair from a config_key.
+func withoutSeed(key string) string {
+	parts := strings.Split(key, ",")
+	kept := parts[:0]
+	for _, p := range parts {
+		if !strings.HasPrefix(p, "seed=") {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, ",")
+}
+
+// configParams is a trial's parameters less the seed.
+func configParams(params map[string]any) map[string]any {
+	if _, ok := params["seed"]; !ok {
+		return params
+	}
+	out := make(map[string]any, len(params)-1)
+	for k, v := range params {
+		if k != "seed" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// paramsKey formats parameters, less the seed, as sorted name=value pairs,
+// as tune's config_key does.
 func paramsKey(params map[string]any) string {
 	names := make([]string, 0, len(params))
 	for k := range params {
+		if k == "seed" {
+			continue
+		}
 		names = append(names, k)
 	}
 	sort.Strings(names)
@@ -277,7 +315,7 @@ func groupConfigs(trials []Trial) []*Config {
 			c, ok = nil, false
 		}
 		if !ok {
-			c = &Config{Key: key, Params: t.Params, Phase: t.UserAttrs[AttrPhase], Optimizer: optimizerOf(t),
+			c = &Config{Key: key, Params: configParams(t.Params), Phase: t.UserAttrs[AttrPhase], Optimizer: optimizerOf(t),
 				Stats: map[string]Stat{}}
 			byKey[key] = c
 			out = append(out, c)

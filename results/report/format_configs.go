@@ -123,9 +123,10 @@ func writeConfigs(w io.Writer, st *Study, md bool, line func(string, ...any)) er
 	return nil
 }
 
-// writeComparison writes a compare study's table.
+// writeComparison writes the comparison table of a compare study or of a
+// study with a baseline.
 func writeComparison(w io.Writer, c *Comparison, md bool, line func(string, ...any)) error {
-	title := fmt.Sprintf("Comparison of the final runs against %s (%s)", c.Baseline, c.Test)
+	title := fmt.Sprintf("Comparison of the %sruns against %s (%s)", phaseWord(c.Phase), c.Baseline, c.Test)
 	if md {
 		fmt.Fprintf(w, "### %s\n\n", title)
 	} else {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lrsgd-lab/lrsgd/host/metrics"
 	"github.com/lrsgd-lab/lrsgd/results/pareto"
+	"github.com/lrsgd-lab/lrsgd/results/report/stats"
 	"github.com/lrsgd-lab/lrsgd/results/resultstest"
 )
 
@@ -348,5 +349,62 @@ func TestCompare(t *testing.T) {
 	// Not a compare study: no comparison.
 	if st := buildSpec(t, resultstest.SeedSweep(), Options{}); st.Comparison != nil {
 		t.Errorf("a sweep has a comparison: %+v", st.Comparison)
+	}
+}
+
+// TestSeedGridIsSeeds: trials of a grid over the trainer's seed (a
+// parameter named seed) are one configuration's runs, whether their
+// config_key holds the seed (stores written before it was left out) or
+// not, and the configuration's parameters leave it out.
+func TestSeedGridIsSeeds(t *testing.T) {
+	params := []resultstest.Param{{Name: "seed", Low: 1, High: 10}, {Name: "gamma", Low: 0.05, High: 0.5}}
+	var runs []resultstest.Run
+	acc := []float64{0.6, 0.7, 0.8}
+	for i, key := range []string{"gamma=0.1,seed=1", "gamma=0.1,seed=2", "gamma=0.1"} {
+		c := resultstest.Curve([]float64{1, 0.5}, 0.1, 0.5, 0, 0)
+		runs = append(runs, resultstest.Run{Values: map[string]any{"seed": float64(i + 1), "gamma": 0.1},
+			UserAttrs: map[string]string{"config_key": key}, Curve: c,
+			Metrics: map[string]float64{"test_accuracy": acc[i]}})
+	}
+	st := buildSpec(t, resultstest.Spec{Name: "seeds", Params: params, Runs: runs}, Options{})
+	c := configByKey(t, st, "gamma=0.1")
+	if len(st.Configs) != 1 || c.Seeds != 3 {
+		t.Fatalf("configurations %v with %d runs, want one of 3", keys(st.Configs), c.Seeds)
+	}
+	if _, ok := c.Params["seed"]; ok {
+		t.Errorf("configuration parameters %v hold the seed", c.Params)
+	}
+	checkStat(t, "test_accuracy", c.Stats["test_accuracy"], acc, t975df2)
+}
+
+// TestBaselineOfSearch: a study that is not a compare study gets a
+// comparison of all its COMPLETE runs when a baseline is named, and none
+// otherwise.
+func TestBaselineOfSearch(t *testing.T) {
+	acc := map[string][]float64{"sgd": {0.60, 0.62, 0.64}, "lrsgd-r": {0.66, 0.67, 0.71}}
+	var runs []resultstest.Run
+	for _, o := range []string{"sgd", "lrsgd-r"} {
+		for k, a := range acc[o] {
+			runs = append(runs, resultstest.Run{Values: map[string]any{"seed": float64(k + 1)},
+				UserAttrs: map[string]string{"config_key": "optimizer=" + o, "optimizer": o},
+				Curve:     resultstest.Curve([]float64{1, 0.5}, 0.1, 0.5, 0, 0),
+				Metrics:   map[string]float64{"test_accuracy": a}})
+		}
+	}
+	spec := resultstest.Spec{Name: "table", Params: []resultstest.Param{{Name: "seed", Low: 1, High: 10}}, Runs: runs}
+	if st := buildSpec(t, spec, Options{}); st.Comparison != nil {
+		t.Errorf("no baseline: comparison %+v, want none", st.Comparison)
+	}
+	st := buildSpec(t, spec, Options{Baseline: "sgd"})
+	c := st.Comparison
+	if c == nil || c.Phase != "" || len(c.Optimizers) != 2 || c.Optimizers[0].Optimizer != "sgd" {
+		t.Fatalf("comparison %+v, want sgd then lrsgd-r over all runs", c)
+	}
+	d := c.Optimizers[1].DiffVsBaseline
+	// By hand: means 0.68 and 0.62, s² = 0.0014/2 = 0.0007 and
+	// 0.0008/2 = 0.0004, se = √(0.0007/3 + 0.0004/3).
+	se := math.Sqrt(0.0007/3 + 0.0004/3)
+	if d == nil || !near(float64(d.Mean), 0.06) || !near(float64(d.CI95[1]-d.CI95[0]), 2*se*stats.TQuantile(float64(d.DF))) {
+		t.Errorf("difference %+v, want 0.06 ± t·%.5f", d, se)
 	}
 }

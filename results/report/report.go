@@ -48,6 +48,11 @@ type Options struct {
 	// Resamples is the number of bootstrap resamples B; zero means
 	// pareto.DefaultResamples.
 	Resamples int
+	// Baseline names the optimizer whose runs the others are compared
+	// with (Welch's interval); "" means the study's baseline attribute
+	// (a compare study's, or a search's that names one), else no
+	// comparison.
+	Baseline string
 }
 
 // Float is a float64 that encodes NaN and ±Inf as JSON null.
@@ -152,7 +157,8 @@ type Study struct {
 	SweetSpotConfig     *SweetSpot `json:"sweet_spot_config"`
 	SweetSpotVerdict    string     `json:"sweet_spot_verdict"`
 	ConfigSweetSpotRule string     `json:"config_sweet_spot_rule"`
-	// Comparison is set for a compare study (study attribute kind =
+	// Comparison is set for a compare study, or a study with a baseline
+	// (Options.Baseline or its baseline attribute) (study attribute kind =
 	// compare).
 	Comparison *Comparison `json:"comparison,omitempty"`
 	// Curves holds the curves of the COMPLETE trials by trial ID, for
@@ -299,7 +305,7 @@ func matchedFit(ctx context.Context, s *results.Store, st results.Study, out *St
 			atTarget[r.TrialID] = r.AtTarget
 		}
 	}
-	out.Comparison = buildComparison(st.UserAttrs, out.Trials, atTarget)
+	out.Comparison = buildComparison(st.UserAttrs, opt.Baseline, out.Trials, atTarget)
 	return nil
 }
 

@@ -27,8 +27,13 @@ func (s *Study) FinalSeeds() int { return max(1, s.Seeds) }
 func (s *Study) checkCompare() error {
 	switch s.Kind {
 	case "":
-		if s.Baseline != "" || s.TuningTrials != 0 {
-			return errors.New("baseline and tuning_trials are for kind: compare")
+		if s.TuningTrials != 0 {
+			return errors.New("tuning_trials is for kind: compare")
+		}
+		// A --set optimizer=… that narrows the study to one optimizer
+		// leaves nothing to compare; tune then records no baseline.
+		if s.Baseline != "" && len(s.Optimizers) > 1 && !slices.Contains(s.Optimizers, s.Baseline) {
+			return fmt.Errorf("baseline %q: want one of the study's optimizers (%s)", s.Baseline, strings.Join(s.Optimizers, ", "))
 		}
 		return nil
 	case KindCompare:

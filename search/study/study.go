@@ -122,7 +122,8 @@ type Study struct {
 	// optimizers (see compare.go).
 	Kind string `yaml:"kind,omitempty"`
 	// Baseline is the optimizer a compare study measures the others
-	// against.
+	// against; a search over several optimizers may name one too, and
+	// reports then compare every optimizer's runs with its runs.
 	Baseline string `yaml:"baseline,omitempty"`
 	// TuningTrials is the number of tuning trials each optimizer of a
 	// compare study gets over its own space.
