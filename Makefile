@@ -8,9 +8,14 @@ CMDS    := train tune report
 
 all: cmds plugins manifest
 
+# The commands record the commit they were built from in every trial's run
+# metadata (the checkout's HEAD, +dirty when it has uncommitted changes).
+COMMIT  := $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo +dirty)
+LDFLAGS := -X github.com/lrsgd-lab/lrsgd/search/record.buildCommit=$(COMMIT)
+
 cmds:
 	@mkdir -p $(BIN)
-	$(foreach c,$(CMDS),$(GO) build -o $(BIN)/$(c) ./cmd/$(c) &&) true
+	$(foreach c,$(CMDS),$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/$(c) ./cmd/$(c) &&) true
 
 plugins:
 	@mkdir -p $(BIN)/plugins

@@ -18,11 +18,18 @@ func Environment() Env { return Env{Commit: Commit(), Machine: Machine()} }
 
 func goVersion() string { return runtime.Version() }
 
-// Commit returns the git commit the binary was built from (the vcs.revision
-// build setting, with "+dirty" when the tree was modified), else the commit
-// of the git work tree around the working folder or around the executable
-// (bin/tune in the repository), else "".
+// buildCommit is the commit `make` stamps into the commands (-ldflags -X),
+// with "+dirty" when the tree had changes; "" in other builds.
+var buildCommit string
+
+// Commit returns the git commit the binary was built from (the one make
+// stamps, else the vcs.revision build setting, with "+dirty" when the tree
+// was modified), else the commit of the git work tree around the working
+// folder or around the executable (bin/tune in the repository), else "".
 func Commit() string {
+	if buildCommit != "" {
+		return buildCommit
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		var rev, modified string
 		for _, s := range bi.Settings {
