@@ -100,7 +100,7 @@ queued: rerun later), 4 every trial of this call failed, 130 interrupted.`,
 	f.StringVar(&o.pluginsDir, "plugins-dir", "", "optimizer plugin folder (default $"+loader.EnvDir+", else "+loader.DefaultDir+")")
 	f.StringVar(&o.manifest, "plugin-manifest", "", "sha256 manifest pinning the plugins (default $"+loader.EnvManifest+")")
 	f.DurationVar(&rpcTimeout, "rpc-timeout", 0, rpcTimeoutUsage)
-	f.StringVar(&o.budget, "budget", "", "budget: default (minutes on a 2-core CPU), paper (the paper's protocol), or one the study defines, such as cpu (converging budgets sized for a 2-core CPU; see docs/paper.md)")
+	f.StringVar(&o.budget, "budget", "", "budget: default (minutes on a 2-core CPU), cpu (all of CIFAR-10, converging, about 3 hours on a 2-core CPU), paper (the paper's protocol), or another the study defines")
 	f.DurationVar(&o.heartbeat, "heartbeat", search.DefaultHeartbeat, "heartbeat period of a running trial")
 	f.DurationVar(&o.staleAfter, "stale-after", search.DefaultStaleAfter, "a RUNNING trial without a heartbeat for this long is taken for dead and re-queued (at once when its process on this machine is gone); at least 3 heartbeats")
 	f.DurationVar(&o.storeRetry, "store-retry", search.DefaultStoreRetry, "how long to retry an operation while the store cannot be reached")

@@ -7,11 +7,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/c-bata/goptuna"
 
+	"github.com/lrsgd-lab/lrsgd/host/train"
 	"github.com/lrsgd-lab/lrsgd/plugins/optimizer"
 )
 
@@ -21,23 +23,23 @@ func TestShippedStudiesParseAndResolve(t *testing.T) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
 	// grid sizes per budget, counted by hand from the YAML files.
-	grids := map[string][2]int{ // default, paper
-		"gamma-sweep":     {5, 5},
-		"lambda-sweep":    {6, 6},
-		"inner-steps":     {5, 5},
-		"psi-sweep":       {4, 4},
-		"adam-lr":         {0, 0},
-		"small-batch":     {4, 10},
-		"table1":          {6, 30},
-		"stability-lenet": {3, 3},
-		"compare-lenet":   {0, 0},
+	grids := map[string][3]int{ // default, paper, cpu
+		"gamma-sweep":     {5, 5, 5},
+		"lambda-sweep":    {6, 6, 6},
+		"inner-steps":     {5, 5, 5},
+		"psi-sweep":       {4, 4, 4},
+		"adam-lr":         {0, 0, 0},
+		"small-batch":     {4, 10, 10},
+		"table1":          {6, 30, 9},
+		"stability-lenet": {3, 3, 3},
+		"compare-lenet":   {0, 0, 0},
 	}
 	for _, name := range want {
 		s, err := Load(name)
 		if err != nil {
 			t.Fatalf("Load(%s): %v", name, err)
 		}
-		for i, b := range []string{BudgetDefault, BudgetPaper} {
+		for i, b := range []string{BudgetDefault, BudgetPaper, BudgetCPU} {
 			r, err := s.Resolve(b, nil)
 			if err != nil {
 				t.Fatalf("%s budget %s: %v", name, b, err)
@@ -51,6 +53,10 @@ func TestShippedStudiesParseAndResolve(t *testing.T) {
 			}
 			if r.Budget != b {
 				t.Errorf("%s: Budget = %q, want %q", name, r.Budget, b)
+			}
+			if b == BudgetCPU && (r.Train.TrainSize != 0 || r.Train.TestSize != 0 || !r.Train.Augment) {
+				t.Errorf("%s budget cpu: train_size %d test_size %d augment %v, want all of CIFAR-10 with crop + flip",
+					name, r.Train.TrainSize, r.Train.TestSize, r.Train.Augment)
 			}
 		}
 	}
@@ -549,5 +555,31 @@ func TestLoadFileLimits(t *testing.T) {
 				t.Errorf("Load(%s): err = %v, want it to contain %q", c.path, err, w)
 			}
 		}
+	}
+}
+
+// TestTable1CPUBudget: table1's cpu budget is compute-matched (200 epochs
+// of SGD's gradients on the gradient clock, the schedule scaled to them)
+// and its cpu-epochs budget keeps the paper's epoch accounting.
+func TestTable1CPUBudget(t *testing.T) {
+	s, err := Load("table1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpu, err := s.Resolve(BudgetCPU, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cpu.Train.config(cpu.Model, cpu.Dataset)
+	if cfg.Epochs != 200 || cfg.Clock != train.ClockGrads || cfg.BatchSize != 128 || cpu.Baseline != "sgd" ||
+		!slices.Equal(cfg.Schedule.Milestones, []float64{85.7143, 142.857}) {
+		t.Errorf("table1 cpu: %+v, baseline %q", cfg, cpu.Baseline)
+	}
+	ep, err := s.Resolve("cpu-epochs", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep.Train.Epochs != 20 || ep.Train.Clock != "" {
+		t.Errorf("table1 cpu-epochs: epochs %d clock %q, want 20 on the epoch clock", ep.Train.Epochs, ep.Train.Clock)
 	}
 }
