@@ -1,7 +1,17 @@
 // Package ops holds fast Gorgonia operations for the layers that dominate
 // a CPU training step: a convolution fused with bias, ReLU and 2×2 max
-// pooling (Conv2D), a fused dense layer (Dense), and the mean softmax
+// pooling (Conv2D, LeNet's), a general convolution by im2col and OpenBLAS
+// SGEMM with any stride and padding (Conv, for VGG16 and ResNet18), batch
+// normalisation fused with the residual sum and ReLU (BatchNorm), 2×2 max
+// pooling (MaxPool2), the global average pool (GlobalAvgPool), dropout
+// (Dropout), a fused dense layer (Dense), and the mean softmax
 // cross-entropy (SoftmaxCrossEntropy).
+//
+// Conv stacks several samples side by side in one SGEMM when the output
+// is small, accumulates the filter gradient per fixed group of sample
+// blocks and adds the groups in order; its im2col and col2im, and the batch
+// norm's passes (float64 sums), are AVX2 C kernels with Go fallbacks.
+// Several Conv ops of one graph share a Workspace for their scratch.
 //
 // Gorgonia stays the graph and autodiff engine: each function adds an op
 // node whose SymDiff adds backward ops, so gorgonia.Grad and the tape machine
