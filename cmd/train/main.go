@@ -118,7 +118,7 @@ counts (outer steps and gradient evaluations).`,
 	f.IntVar(&c.TrainEvalSize, "train-eval-size", 0, "evaluate the train loss on the first N training images (0 = all)")
 	f.Float64Var(&c.HitThreshold, "hit-threshold", train.DefaultHitThreshold, "train loss that defines the hitting time (0 = 0.65)")
 	f.StringVar(&o.augment, "augment", "auto", "crop+flip augmentation: auto (on for CIFAR-10), on or off")
-	f.BoolVar(&o.fastOps, "fast-ops", true, "use host/ops' fused operators for LeNet and the MLP (false: Gorgonia's own)")
+	f.BoolVar(&o.fastOps, "fast-ops", true, "use host/ops' operators for every model (false: Gorgonia's own and the lab's stock batch norm)")
 	f.StringVar(&o.pluginsDir, "plugins-dir", "", "plugin folder (else $LRSGD_PLUGINS, else ./bin/plugins)")
 	f.StringVar(&o.manifest, "manifest", "", "sha256 manifest pinning the plugins (else $LRSGD_PLUGIN_MANIFEST)")
 	f.DurationVar(&o.rpcTimeout, "rpc-timeout", 0, "deadline of each plugin call (0 = the loader's default)")

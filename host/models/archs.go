@@ -40,8 +40,7 @@ func vgg16(b *builder, x value) value {
 		}
 		conv++
 		x = b.conv(x, fmt.Sprintf("features.conv%d", conv), c, 3, 1, 1, true)
-		x = b.batchNorm(x, fmt.Sprintf("features.bn%d", conv))
-		x = b.relu(x)
+		x = b.bnApply(x, b.bnParams(x, fmt.Sprintf("features.bn%d", conv)), nil, true)
 	}
 	x = b.flatten(x)
 	if b.err == nil && x.shape[1] != 512 {
@@ -60,7 +59,8 @@ func vgg16(b *builder, x value) value {
 // conv + BN shortcut where the shape changes), 4×4 average pool and a
 // dense layer 512→classes. It needs 32×32 inputs.
 func resnet18(b *builder, x value) value {
-	x = b.relu(b.batchNorm(b.conv(x, "conv1", 64, 3, 1, 1, false), "bn1"))
+	x = b.conv(x, "conv1", 64, 3, 1, 1, false)
+	x = b.bnApply(x, b.bnParams(x, "bn1"), nil, true)
 	in := 64
 	for stage, planes := range []int{64, 128, 256, 512} {
 		for blk := 0; blk < 2; blk++ {
@@ -69,13 +69,16 @@ func resnet18(b *builder, x value) value {
 				stride = 2
 			}
 			name := fmt.Sprintf("layer%d.%d", stage+1, blk)
-			y := b.relu(b.batchNorm(b.conv(x, name+".conv1", planes, 3, stride, 1, false), name+".bn1"))
-			y = b.batchNorm(b.conv(y, name+".conv2", planes, 3, 1, 1, false), name+".bn2")
+			y := b.conv(x, name+".conv1", planes, 3, stride, 1, false)
+			y = b.bnApply(y, b.bnParams(y, name+".bn1"), nil, true)
+			y = b.conv(y, name+".conv2", planes, 3, 1, 1, false)
+			bn2 := b.bnParams(y, name+".bn2") // bound before the shortcut: state_dict order
 			short := x
 			if stride != 1 || in != planes {
-				short = b.batchNorm(b.conv(x, name+".shortcut.conv", planes, 1, stride, 0, false), name+".shortcut.bn")
+				short = b.conv(x, name+".shortcut.conv", planes, 1, stride, 0, false)
+				short = b.batchNorm(short, name+".shortcut.bn")
 			}
-			x = b.relu(b.add(y, short))
+			x = b.bnApply(y, bn2, &short, true) // relu(bn2(y) + shortcut)
 			in = planes
 		}
 	}

@@ -37,6 +37,7 @@ type builder struct {
 	pi, si int
 	nodes  []*G.Node
 	masks  []dropMask
+	ws     *ops.Workspace // scratch shared by the graph's host/ops convolutions
 }
 
 // dropMask is a dropout mask fed to the graph as an input: each element
@@ -139,7 +140,11 @@ func (b *builder) conv(x value, name string, cout, k, stride, pad int, bias bool
 	wn := b.param(name+".weight", []int{cout, cin, k, k}, InitUniform, fanIn, []int{cout, cin, k, k})
 	var bn *G.Node
 	if bias {
-		bn = b.param(name+".bias", []int{cout}, InitUniform, fanIn, []int{1, cout, 1, 1})
+		biasShape := []int{1, cout, 1, 1}
+		if b.fast {
+			biasShape = []int{cout}
+		}
+		bn = b.param(name+".bias", []int{cout}, InitUniform, fanIn, biasShape)
 	}
 	out := value{shape: []int{bs, cout, oh, ow}}
 	if b.layout {
@@ -149,6 +154,15 @@ func (b *builder) conv(x value, name string, cout, k, stride, pad int, bias bool
 		return out
 	}
 	var err error
+	if b.fast {
+		if b.ws == nil {
+			b.ws = ops.NewWorkspace()
+		}
+		if out.n, err = ops.Conv(x.n, wn, bn, stride, pad, b.ws); err != nil {
+			return b.fail("%s: %w", name, err)
+		}
+		return out
+	}
 	out.n, err = G.Conv2d(x.n, wn, tensor.Shape{k, k}, []int{pad, pad}, []int{stride, stride}, []int{1, 1})
 	if err != nil {
 		return b.fail("%s: %w", name, err)
@@ -161,37 +175,93 @@ func (b *builder) conv(x value, name string, cout, k, stride, pad int, bias bool
 	return out
 }
 
+// bnLayer is a batch-norm layer whose parameters and statistics are bound
+// but whose operator is not built yet (see bnApply).
+type bnLayer struct {
+	name        string
+	c           int
+	gamma, beta *G.Node
+	id          int
+	mean, vari  []float32 // running statistics, views of the stats vector
+}
+
 // batchNorm is 2-D batch normalisation with PyTorch's defaults
 // (momentum 0.1, ε = 1e-5, affine).
 func (b *builder) batchNorm(x value, name string) value {
+	return b.bnApply(x, b.bnParams(x, name), nil, false)
+}
+
+// bnParams registers (layout) or binds (build) a batch-norm layer's
+// parameters and running statistics. Splitting this from bnApply lets a
+// ResNet block bind its second batch norm before its shortcut, in the
+// order of PyTorch's state_dict, and build it after, with the shortcut
+// as its residual.
+func (b *builder) bnParams(x value, name string) bnLayer {
 	if b.err != nil {
-		return value{}
+		return bnLayer{}
 	}
 	if len(x.shape) != 4 {
-		return b.fail("%s: input shape %v is not (B, C, H, W)", name, x.shape)
+		b.fail("%s: input shape %v is not (B, C, H, W)", name, x.shape)
+		return bnLayer{}
 	}
 	c := x.shape[1]
-	scale := b.param(name+".weight", []int{c}, InitOnes, 0, []int{c})
-	bias := b.param(name+".bias", []int{c}, InitZeros, 0, []int{c})
+	l := bnLayer{name: name, c: c}
+	l.gamma = b.param(name+".weight", []int{c}, InitOnes, 0, []int{c})
+	l.beta = b.param(name+".bias", []int{c}, InitZeros, 0, []int{c})
 	if b.layout {
 		b.stat(name+".running_mean", c, InitZeros)
 		b.stat(name+".running_var", c, InitOnes)
-		return x
+		return l
 	}
 	if b.err != nil {
-		return value{}
+		return bnLayer{}
 	}
 	if b.si+2 > len(b.m.stats) {
-		return b.fail("internal: batch norm %s is not in the layout", name)
+		b.fail("internal: batch norm %s is not in the layout", name)
+		return bnLayer{}
 	}
 	tm, tv := b.m.stats[b.si], b.m.stats[b.si+1]
 	b.si += 2
-	st := newBNState(b.si/2, c, b.train, b.stats[tm.Offset:tm.Offset+tm.Size], b.stats[tv.Offset:tv.Offset+tv.Size])
-	out, err := G.ApplyOp(batchNormOp{s: st}, x.n, scale, bias)
-	if err != nil {
-		return b.fail("%s: %w", name, err)
+	l.id = b.si / 2
+	l.mean, l.vari = b.stats[tm.Offset:tm.Offset+tm.Size], b.stats[tv.Offset:tv.Offset+tv.Size]
+	return l
+}
+
+// bnApply builds relu(bn(x) + res): batch norm l, then the residual sum
+// when res is not nil, then ReLU when relu is set. The fast path fuses the
+// three into one host/ops operator.
+func (b *builder) bnApply(x value, l bnLayer, res *value, relu bool) value {
+	if b.err != nil {
+		return value{}
 	}
-	return value{n: out, shape: x.shape}
+	if b.layout {
+		return x
+	}
+	if b.fast {
+		var rn *G.Node
+		if res != nil {
+			rn = res.n
+		}
+		cfg := ops.BatchNormConfig{RunMean: l.mean, RunVar: l.vari, Momentum: bnMomentum, Epsilon: bnEpsilon, Train: b.train}
+		n, err := ops.BatchNorm(x.n, l.gamma, l.beta, rn, relu, cfg)
+		if err != nil {
+			return b.fail("%s: %w", l.name, err)
+		}
+		return value{n: n, shape: x.shape}
+	}
+	st := newBNState(l.id, l.c, b.train, l.mean, l.vari)
+	out, err := G.ApplyOp(batchNormOp{s: st}, x.n, l.gamma, l.beta)
+	if err != nil {
+		return b.fail("%s: %w", l.name, err)
+	}
+	y := value{n: out, shape: x.shape}
+	if res != nil {
+		y = b.add(y, *res)
+	}
+	if relu {
+		y = b.relu(y)
+	}
+	return y
 }
 
 // Batch-norm constants: PyTorch's defaults (running update
@@ -225,6 +295,12 @@ func (b *builder) maxPool(x value) value {
 		return out
 	}
 	var err error
+	if b.fast {
+		if out.n, err = ops.MaxPool2(x.n); err != nil {
+			return b.fail("maxpool: %w", err)
+		}
+		return out
+	}
 	if out.n, err = G.MaxPool2D(x.n, tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2}); err != nil {
 		return b.fail("maxpool: %w", err)
 	}
@@ -245,6 +321,15 @@ func (b *builder) avgPool(x value, k int) value {
 	}
 	if x.shape[2] != k || x.shape[3] != k {
 		return b.fail("avgpool %d: input shape %v: only a global pool (H = W = %d) is built", k, x.shape, k)
+	}
+	if b.fast {
+		// One op straight to (B, C); flatten passes it through.
+		n, err := ops.GlobalAvgPool(x.n)
+		if err != nil {
+			return b.fail("avgpool: %w", err)
+		}
+		out.n = n
+		return out
 	}
 	// Gorgonia v0.9.18's AveragePool2D divides by the wrong count, and
 	// the gradient of its Mean over two axes is wrong (both found by
@@ -269,8 +354,20 @@ func (b *builder) flatten(x value) value {
 		return value{}
 	}
 	out := value{shape: []int{x.shape[0], prod(x.shape[1:])}}
-	if b.layout || len(x.shape) == 2 {
+	if b.layout || len(x.shape) == 2 || x.n.Shape().Dims() == 2 {
 		out.n = x.n
+		return out
+	}
+	if b.fast && x.n.Op() == nil {
+		// The graph's input: a (B, F) leaf over the same memory instead of
+		// a Reshape, so the first layer sees an input rather than a
+		// computed node and computes no gradient for it.
+		data, ok := x.n.Value().Data().([]float32)
+		if !ok {
+			return b.fail("flatten: input %v holds no float32 data", x.n)
+		}
+		out.n = G.NewTensor(b.g, G.Float32, 2, G.WithShape(out.shape...), G.WithName(x.n.Name()+".flat"),
+			G.WithValue(tensor.New(tensor.WithShape(out.shape...), tensor.WithBacking(data))))
 		return out
 	}
 	var err error
@@ -318,7 +415,13 @@ func (b *builder) dropout(x value, p float64) value {
 	mask := G.NewTensor(b.g, G.Float32, len(x.shape), G.WithShape(x.shape...),
 		G.WithName(fmt.Sprintf("dropout%d", len(b.masks))),
 		G.WithValue(tensor.New(tensor.WithShape(x.shape...), tensor.WithBacking(data))))
-	n, err := G.HadamardProd(x.n, mask)
+	var n *G.Node
+	var err error
+	if b.fast {
+		n, err = ops.Dropout(x.n, mask)
+	} else {
+		n, err = G.HadamardProd(x.n, mask)
+	}
 	if err != nil {
 		return b.fail("dropout: %w", err)
 	}

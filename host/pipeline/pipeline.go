@@ -346,10 +346,9 @@ func checkReplace(k int, cfg train.Config) error {
 	return nil
 }
 
-// fastOps reports whether a model built for cfg uses the fused operators.
-func fastOps(cfg train.Config) bool {
-	return !cfg.StockOps && (cfg.Model == "lenet" || cfg.Model == "mlp")
-}
+// fastOps reports whether a model built for cfg uses host/ops' operators
+// (every model does unless cfg.StockOps).
+func fastOps(cfg train.Config) bool { return !cfg.StockOps }
 
 // Align returns, for every point of the S run's curve, the probe's
 // comparison at the same evaluation, or nil where it made none. The probe

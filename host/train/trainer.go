@@ -111,8 +111,8 @@ type Config struct {
 	// Augment turns the paper's crop+flip augmentation on or off; nil uses
 	// the training set's own Augment field (true for CIFAR-10).
 	Augment *bool
-	// StockOps builds LeNet and the MLP with Gorgonia's own operators
-	// instead of host/ops' fused ones (the default).
+	// StockOps builds every model with Gorgonia's own operators (and the
+	// lab's stock batch norm) instead of host/ops' (the default).
 	StockOps bool
 	// TrainEvalSize evaluates on the first TrainEvalSize training images
 	// only (0: the whole training set).
