@@ -109,7 +109,15 @@ func (c *chunked) run(worker, i, _ int) { c.t.run(worker, i*c.n/c.c, (i+1)*c.n/c
 // of rows) then gives the same bits for any GOMAXPROCS. c is scratch owned by
 // the caller, so dispatch does not allocate.
 func (p *pool) runFixed(c *chunked, t task, n int) {
-	*c = chunked{t: t, n: n, c: max(min(n, fixedChunks), 1)}
+	p.runFixedRows(c, t, n, 1)
+}
+
+// runFixedRows is runFixed with chunks of at least minRows items (fewer
+// chunks when n is small), for BLAS calls whose efficiency falls with the
+// rows per call: each call packs the whole other operand again. The cut
+// still depends on n and minRows alone.
+func (p *pool) runFixedRows(c *chunked, t task, n, minRows int) {
+	*c = chunked{t: t, n: n, c: max(min(n/max(minRows, 1), fixedChunks), 1)}
 	p.runDynamic(c, c.c)
 }
 
