@@ -7,13 +7,14 @@ import (
 )
 
 // BenchmarkStep measures one training step (forward, backward, SGD-momentum
-// update) of the trainer's LeNet at batch 128 and 512 and its MLP at 128,
-// with stock Gorgonia ops and with host/ops.
+// update) of the trainer's LeNet at batch 128 and 512, its MLP at 128 and
+// ResNet18 and VGG16 at 32 and 128, with stock Gorgonia ops and with
+// host/ops (select with -bench, e.g. 'Step/resnet18/b32/fast').
 func BenchmarkStep(b *testing.B) {
 	for _, c := range []struct {
 		model string
 		batch int
-	}{{"lenet", 128}, {"lenet", 512}, {"mlp", 128}} {
+	}{{"lenet", 128}, {"lenet", 512}, {"mlp", 128}, {"resnet18", 32}, {"resnet18", 128}, {"vgg16", 32}, {"vgg16", 128}} {
 		for _, ops := range []string{"stock", "fast"} {
 			b.Run(fmt.Sprintf("%s/b%d/%s", c.model, c.batch, ops), func(b *testing.B) {
 				net, err := New(c.model, c.batch, ops == "fast", 1)

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """PyTorch reference for bench/: one training step (forward, backward,
-SGD with momentum 0.9, dampening 0) of the same LeNet or MLP, on a fixed
-synthetic batch, with torch.set_num_threads(2).
+SGD with momentum 0.9, dampening 0) of the same LeNet, MLP, VGG16-BN or
+ResNet18 as host/models, on a fixed synthetic batch, with
+torch.set_num_threads(2).
 
 Run with Debian's python3-torch:
 
@@ -58,29 +59,108 @@ class MLP(nn.Module):
         return self.fc3(x)
 
 
+VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+
+
+class VGG16(nn.Module):
+    """VGG16 with batch norm as host/models builds it: 3×3 convolutions
+    with bias, BN, ReLU, five max-pools, and the classifier dropout 0.5 →
+    512→512 → ReLU → dropout 0.5 → 512→512 → ReLU → 512→classes."""
+
+    def __init__(self):
+        super().__init__()
+        layers, c = [], 3
+        for v in VGG16_CFG:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2))
+            else:
+                layers += [nn.Conv2d(c, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
+                c = v
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(
+            nn.Dropout(0.5), nn.Linear(512, 512), nn.ReLU(inplace=True),
+            nn.Dropout(0.5), nn.Linear(512, 512), nn.ReLU(inplace=True),
+            nn.Linear(512, CLASSES))
+
+    def forward(self, x):
+        return self.classifier(self.features(x).flatten(1))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin, planes, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != planes:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + self.shortcut(x))
+
+
+class ResNet18(nn.Module):
+    """The CIFAR ResNet18 of host/models: 3×3 stem (no max-pool),
+    BasicBlocks [2, 2, 2, 2], 4×4 average pool, linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        blocks, cin = [], 64
+        for i, planes in enumerate([64, 128, 256, 512]):
+            for b in range(2):
+                blocks.append(BasicBlock(cin, planes, 2 if i > 0 and b == 0 else 1))
+                cin = planes
+        self.layers = nn.Sequential(*blocks)
+        self.linear = nn.Linear(512, CLASSES)
+
+    def forward(self, x):
+        x = self.layers(F.relu(self.bn1(self.conv1(x))))
+        return self.linear(F.avg_pool2d(x, 4).flatten(1))
+
+
+MODELS = {"lenet": LeNet, "mlp": MLP, "vgg16": VGG16, "resnet18": ResNet18}
+
+
+def peak_rss_mib():
+    """Peak resident set of this process so far (ru_maxrss), in MiB."""
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def measure(model_name, batch, steps, warmup):
     torch.manual_seed(1)
-    model = {"lenet": LeNet, "mlp": MLP}[model_name]()
+    model = MODELS[model_name]()
+    model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x = torch.randn(batch, 3, 32, 32)
     y = torch.randint(0, CLASSES, (batch,))
-    times = []
+    times, cpu = [], []
     for i in range(warmup + steps):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         opt.zero_grad()
         loss = F.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
         t1 = time.perf_counter()
+        c1 = time.process_time()
         if i >= warmup:
             times.append((t1 - t0) * 1e3)
+            cpu.append((c1 - c0) * 1e3)
     return {"model": model_name, "batch": batch, "threads": torch.get_num_threads(),
-            "torch": torch.__version__, "median_ms": statistics.median(times), "ms": times}
+            "torch": torch.__version__, "median_ms": statistics.median(times), "ms": times,
+            "cpu_ms": cpu, "peak_rss_mib": peak_rss_mib()}
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", choices=["lenet", "mlp"], default="lenet")
+    p.add_argument("--model", choices=sorted(MODELS), default="lenet")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)

@@ -1,10 +1,11 @@
-// Command speedbench measures training-step time of the trainer's LeNet
-// and MLP (host/models) with stock Gorgonia ops, with host/ops, and of the
-// same networks in PyTorch (bench/torch_lenet.py under Debian's
-// python3-torch), interleaving several repeats of each in one run, and
-// writes a Markdown report to bench/results/<date>.md.
+// Command speedbench measures training-step time of the trainer's models
+// (host/models: LeNet, MLP, VGG16-BN, ResNet18) with stock Gorgonia ops,
+// with host/ops, and of the same networks in PyTorch (bench/torch_lenet.py
+// under Debian's python3-torch), interleaving several repeats of each in
+// one run, measures each side's peak RSS in a fresh process, and writes a
+// Markdown report to bench/results/<date>.md.
 //
-//	go run ./bench/cmd/speedbench [-repeats 5] [-steps 20] [-threads 2,1] [-throughput]
+//	go run ./bench/cmd/speedbench [-configs lenet/128,resnet18/32] [-repeats 5] [-steps 20] [-threads 2,1] [-stock] [-rss] [-throughput]
 //
 // With -throughput it also measures steps per second across the machine for
 // one training on all cores versus one training per core (GOMAXPROCS=1
@@ -28,10 +29,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/lrsgd-lab/lrsgd/bench"
 	"github.com/lrsgd-lab/lrsgd/host/blas"
+	"github.com/lrsgd-lab/lrsgd/host/models"
 	"github.com/lrsgd-lab/lrsgd/host/ops"
 )
 
@@ -191,13 +194,14 @@ type row struct {
 	threads            int
 	flops              float64
 	stock, fast, torch []float64 // per-repeat medians, ms
+	goRSS, torchRSS    float64   // peak RSS in MiB (first thread count only)
 }
 
 func main() {
 	repeats := flag.Int("repeats", 5, "repeats of every measurement, interleaved")
 	steps := flag.Int("steps", 20, "timed steps per repeat (stock Gorgonia gets a quarter, at least 3)")
 	warmup := flag.Int("warmup", 3, "untimed steps before each repeat")
-	configs := flag.String("configs", "lenet/128,lenet/512,mlp/128", "model/batch list")
+	configs := flag.String("configs", "lenet/128,lenet/512,mlp/128", "model/batch list (models: "+strings.Join(models.Names(), ", ")+")")
 	threadList := flag.String("threads", strconv.Itoa(runtime.NumCPU()), "comma-separated thread counts, one table each: GOMAXPROCS for Go, torch.set_num_threads for PyTorch")
 	stock := flag.Bool("stock", true, "also time stock Gorgonia ops (at the first thread count)")
 	python := flag.String("python", "/usr/bin/python3", "python with torch (Debian's python3-torch)")
@@ -206,11 +210,25 @@ func main() {
 	throughput := flag.Bool("throughput", false, "also compare 1 process on all cores with 1 process per core")
 	tpSteps := flag.Int("throughput-steps", 150, "steps per process in the throughput test")
 	child := flag.String("child", "", "internal: run MODEL/BATCH for -throughput-steps steps and exit")
+	childRSS := flag.String("child-rss", "", "internal: run 3 steps of MODEL/BATCH and print the peak RSS in MiB")
+	rss := flag.Bool("rss", true, "also measure each config's peak RSS (a fresh process per side, at the first thread count)")
 	peak := flag.Float64("peak", bench.PeakGFLOPS, "fp32 peak of all cores in GFLOP/s, for the share column")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *childRSS != "" {
+		c, err := parseConfig(*childRSS)
+		if err == nil {
+			_, _, err = goSteps(ctx, c, true, 3, 0)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "speedbench child-rss:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("%.1f\n", peakRSS())
+		return
+	}
 	if *child != "" {
 		c, err := parseConfig(*child)
 		if err == nil {
@@ -231,7 +249,7 @@ func main() {
 		}
 		threads = append(threads, n)
 	}
-	if err := run(ctx, *repeats, *steps, *warmup, *configs, threads, *stock, *python, *script, *outDir, *throughput, *tpSteps, *peak); err != nil {
+	if err := run(ctx, *repeats, *steps, *warmup, *configs, threads, *stock, *python, *script, *outDir, *throughput, *tpSteps, *peak, *rss); err != nil {
 		fmt.Fprintln(os.Stderr, "speedbench:", err)
 		os.Exit(1)
 	}
@@ -240,13 +258,60 @@ func main() {
 func parseConfig(s string) (config, error) {
 	m, b, ok := strings.Cut(strings.TrimSpace(s), "/")
 	n, err := strconv.Atoi(b)
-	if !ok || err != nil || n < 1 || (m != "lenet" && m != "mlp") {
-		return config{}, fmt.Errorf("config %q, want lenet/BATCH or mlp/BATCH", s)
+	if !ok || err != nil || n < 1 || !slices.Contains(models.Names(), m) {
+		return config{}, fmt.Errorf("config %q, want MODEL/BATCH with MODEL one of %s", s, strings.Join(models.Names(), ", "))
 	}
 	return config{m, n}, nil
 }
 
-func run(ctx context.Context, repeats, steps, warmup int, configs string, threads []int, stock bool, python, script, outDir string, throughput bool, tpSteps int, peak float64) error {
+// peakRSS is this process's peak resident set (ru_maxrss) in MiB.
+func peakRSS() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024
+}
+
+// measureRSS runs a few steps of c in a fresh process of each side and
+// returns their peak resident sets in MiB (0 where not measured): Go in a
+// -child-rss child of this binary, PyTorch in a one-shot run of the script.
+func measureRSS(ctx context.Context, c config, python, script string, threads int) (goMiB, torchMiB float64, err error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, 0, err
+	}
+	cmd := exec.CommandContext(ctx, self, "-child-rss", c.model+"/"+strconv.Itoa(c.batch))
+	cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(threads))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return 0, 0, fmt.Errorf("rss child %v: %w", c, err)
+	}
+	if goMiB, err = strconv.ParseFloat(strings.TrimSpace(string(out)), 64); err != nil {
+		return 0, 0, fmt.Errorf("rss child %v answered %q: %w", c, out, err)
+	}
+	if script == "" {
+		return goMiB, 0, nil
+	}
+	n := strconv.Itoa(threads)
+	tc := exec.CommandContext(ctx, python, script, "--model", c.model, "--batch", strconv.Itoa(c.batch), "--steps", "3", "--warmup", "1", "--threads", n)
+	tc.Env = append(os.Environ(), "OMP_NUM_THREADS="+n, "OPENBLAS_NUM_THREADS="+n, "MKL_NUM_THREADS="+n)
+	tc.Stderr = os.Stderr
+	tout, err := tc.Output()
+	if err != nil {
+		return goMiB, 0, fmt.Errorf("torch rss %v: %w", c, err)
+	}
+	var r struct {
+		PeakRSS float64 `json:"peak_rss_mib"`
+	}
+	if err := json.Unmarshal(tout, &r); err != nil {
+		return goMiB, 0, fmt.Errorf("torch rss %v answered %q: %w", c, tout, err)
+	}
+	return goMiB, r.PeakRSS, nil
+}
+
+func run(ctx context.Context, repeats, steps, warmup int, configs string, threads []int, stock bool, python, script, outDir string, throughput bool, tpSteps int, peak float64, rss bool) error {
 	var cfgs []config
 	for _, s := range strings.Split(configs, ",") {
 		c, err := parseConfig(s)
@@ -311,6 +376,18 @@ func run(ctx context.Context, repeats, steps, warmup int, configs string, thread
 		}
 	}
 	runtime.GOMAXPROCS(runtime.NumCPU())
+	if rss {
+		for _, rw := range rows {
+			if rw.threads != threads[0] {
+				continue
+			}
+			var err error
+			if rw.goRSS, rw.torchRSS, err = measureRSS(ctx, rw.cfg, python, script, rw.threads); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "peak RSS %v: host/ops %.0f MiB, PyTorch %.0f MiB\n", rw.cfg, rw.goRSS, rw.torchRSS)
+		}
+	}
 	var tp string
 	if throughput {
 		var err error
@@ -329,8 +406,9 @@ func run(ctx context.Context, repeats, steps, warmup int, configs string, thread
 	fmt.Fprintf(&b, "- One step = forward + backward (the trainer's host/models graphs) + SGD-momentum update on a fixed synthetic batch. Each cell is the median over %d repeats of the median of %d timed steps (stock Gorgonia: %d) after %d warm-up steps; repeats of Go and PyTorch are interleaved.\n",
 		repeats, steps, stockSteps, warmup)
 	fmt.Fprintf(&b, "- Threads = GOMAXPROCS for Go, torch.set_num_threads for PyTorch. GFLOP/s counts convolutions and matrix products only (forward, weight gradients, input gradients except the first layer's); peak = %.1f GFLOP/s per core (2 FMA pipes × 8 fp32 lanes × 2 FLOP × 2.445 GHz) × threads.\n\n", peak/float64(runtime.NumCPU()))
-	fmt.Fprintf(&b, "| model | batch | threads | GFLOP/step | host/ops ms | PyTorch ms | stock Gorgonia ms | host/ops ÷ PyTorch | stock ÷ PyTorch | host/ops GFLOP/s (%% peak) | PyTorch GFLOP/s (%% peak) |\n")
-	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "- Peak RSS: ru_maxrss of a fresh process that builds the net and runs 3 steps (Go: this binary with -child-rss; PyTorch: a one-shot run of the script).\n\n")
+	fmt.Fprintf(&b, "| model | batch | threads | GFLOP/step | host/ops ms | PyTorch ms | stock Gorgonia ms | host/ops ÷ PyTorch | stock ÷ PyTorch | host/ops GFLOP/s (%% peak) | PyTorch GFLOP/s (%% peak) | host/ops peak RSS MiB | PyTorch peak RSS MiB |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	cell := func(x []float64) string {
 		if len(x) == 0 {
 			return "–"
@@ -352,9 +430,15 @@ func run(ctx context.Context, repeats, steps, warmup int, configs string, thread
 			g := rw.flops / (median(x) / 1e3) / 1e9
 			return fmt.Sprintf("%.1f (%.0f%%)", g, 100*g/pk)
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %.3f | %s | %s | %s | %s | %s | %s | %s |\n", rw.cfg.model, rw.cfg.batch, rw.threads, rw.flops/1e9,
+		mib := func(v float64) string {
+			if v == 0 {
+				return "–"
+			}
+			return fmt.Sprintf("%.0f", v)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %.3f | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", rw.cfg.model, rw.cfg.batch, rw.threads, rw.flops/1e9,
 			cell(rw.fast), cell(rw.torch), cell(rw.stock), ratio(rw.fast, rw.torch), ratio(rw.stock, rw.torch),
-			rate(rw.fast), rate(rw.torch))
+			rate(rw.fast), rate(rw.torch), mib(rw.goRSS), mib(rw.torchRSS))
 	}
 	fmt.Fprintf(&b, "\nPer-repeat medians (ms):\n\n")
 	for _, rw := range rows {
