@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -109,6 +110,34 @@ func TestLiveOwnerLeavesStudyIncomplete(t *testing.T) {
 	// With --trials the call was not asked for the whole study.
 	if _, err := Tune(ctx, Config{Study: s, Store: st, Runner: &fakeRunner{}, Trials: 1}); err != nil {
 		t.Errorf("with Trials 1: %v", err)
+	}
+}
+
+// TestStoppedOwnerNotStale: a worker on this machine that is stopped
+// (SIGSTOP) beats late but is alive; its trial is not taken from it when
+// its heartbeat goes stale, and the study is reported incomplete.
+func TestStoppedOwnerNotStale(t *testing.T) {
+	st := openStore(t, filepath.Join(t.TempDir(), "s.db"))
+	s := gammaStudy(t, "sampler=random", "grid={}", "trials=2")
+	ctx := context.Background()
+	cfg := Config{Study: s, Store: st, Runner: &fakeRunner{}, Trials: 1, Heartbeat: time.Second, StaleAfter: 3 * time.Second}
+	if _, err := Tune(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	o, cmd := process(t)
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	id := orphan(t, st, o)
+	time.Sleep(3500 * time.Millisecond) // its beat is now older than stale-after
+	cfg.Trials = 0
+	if _, err := Tune(ctx, cfg); !errors.Is(err, ErrIncomplete) {
+		t.Fatalf("err = %v, want ErrIncomplete: the stopped worker still holds its trial", err)
+	}
+	for _, tr := range trialsOf(t, st, "gamma-sweep") {
+		if tr.ID == id && tr.State != "RUNNING" {
+			t.Errorf("the stopped worker's trial is %s (%s), want RUNNING", tr.State, tr.UserAttrs[AttrFailReason])
+		}
 	}
 }
 

@@ -736,7 +736,9 @@ func (t *tuner) recover(ctx context.Context) (int, error) {
 		switch {
 		case r.Owner.Gone():
 			reason = ReasonGone
-		case time.Since(r.LastSign) > t.cfg.StaleAfter:
+		case time.Since(r.LastSign) > t.cfg.StaleAfter && !r.Owner.Alive():
+			// A late beat of a live process on this machine means it
+			// was stopped or starved, not that it died: leave its trial.
 			reason = ReasonStale
 		default:
 			continue // alive, or not known to be dead yet

@@ -77,6 +77,19 @@ func (o Owner) Gone() bool {
 	return start != o.Start // the pid now belongs to another process
 }
 
+// Alive reports whether o is known to be running: it ran on this machine
+// and its pid still belongs to the process that started at its start time.
+// A live owner whose heartbeat is late is slow or stopped (SIGSTOP, an
+// overloaded machine), not dead. Like Gone, it reports false for an owner
+// on another machine or recorded without a boot id or start time.
+func (o Owner) Alive() bool {
+	if !o.SameMachine() || o.Start == 0 {
+		return false
+	}
+	start, err := startTime(o.PID)
+	return err == nil && start == o.Start
+}
+
 // bootID is the kernel's random id of this boot, or "".
 func bootID() string {
 	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")

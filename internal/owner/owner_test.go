@@ -2,6 +2,7 @@ package owner
 
 import (
 	"os/exec"
+	"syscall"
 	"testing"
 )
 
@@ -19,13 +20,20 @@ func TestSelfAliveAndExitedChildGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	child := Owner{Host: me.Host, Boot: me.Boot, PID: cmd.Process.Pid, Start: start}
-	if child.Gone() {
-		t.Fatalf("running child %+v reported gone", child)
+	if child.Gone() || !child.Alive() {
+		t.Fatalf("running child %+v: gone %v, alive %v", child, child.Gone(), child.Alive())
+	}
+	// A stopped process is alive: its heartbeat is late, it has not died.
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	if !child.Alive() || child.Gone() {
+		t.Errorf("stopped child %+v: alive %v, gone %v", child, child.Alive(), child.Gone())
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
-	if !child.Gone() {
-		t.Errorf("killed child %+v not reported gone", child)
+	if !child.Gone() || child.Alive() {
+		t.Errorf("killed child %+v: gone %v, alive %v", child, child.Gone(), child.Alive())
 	}
 	// The same pid with another start time is another process.
 	reused := me
@@ -39,8 +47,8 @@ func TestSelfAliveAndExitedChildGone(t *testing.T) {
 		{Host: me.Host, PID: me.PID},       // no boot id: cannot judge
 		{Host: me.Host, Boot: "x", PID: 1}, // another boot
 	} {
-		if o.Gone() {
-			t.Errorf("%+v reported gone; only its heartbeat can tell", o)
+		if o.Gone() || o.Alive() {
+			t.Errorf("%+v reported gone %v, alive %v; only its heartbeat can tell", o, o.Gone(), o.Alive())
 		}
 	}
 }
