@@ -10,11 +10,12 @@ import (
 	"github.com/lrsgd-lab/lrsgd/results/report"
 )
 
-// compareFigure draws a compare study's table as bars: per metric a panel,
-// per optimizer a bar at the mean of its final runs with its 95% interval,
-// labelled with its difference to the baseline (Welch) and a * when that
-// interval excludes 0. ok is false for a study that is not a compare study
-// or has no final runs.
+// compareFigure draws a study's comparison as bars: per metric a panel,
+// per optimizer a bar at the mean of its compared runs (a compare study's
+// final runs, or all runs of a study with a baseline) with its 95%
+// interval, labelled with its difference to the baseline (Welch) and a *
+// when that interval excludes 0. ok is false for a study without a
+// comparison or without compared runs.
 func compareFigure(st *report.Study) (*figure, bool) {
 	c := st.Comparison
 	if c == nil || len(c.Optimizers) == 0 {
@@ -83,7 +84,11 @@ func compareFigure(st *report.Study) (*figure, bool) {
 		lo, hi := ys.padded()
 		p.Y.Min, p.Y.Max = min(0, lo), hi+0.3*(hi-min(0, lo)) // room for the labels
 	}
-	f.note("Bars: mean over each optimizer's final runs; error bars: 95%% Student t interval (n − 1 df).")
+	runs := "runs"
+	if c.Phase != "" {
+		runs = c.Phase + " runs"
+	}
+	f.note("Bars: mean over each optimizer's %s; error bars: 95%% Student t interval (n − 1 df).", runs)
 	f.note("Δ: difference to the baseline %s with its 95%% interval by Welch's t (Welch–Satterthwaite df); * the interval excludes 0.", optimizerName(c.Baseline))
 	if c.Note != "" {
 		f.note("%s", c.Note)
