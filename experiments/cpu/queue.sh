@@ -1,12 +1,31 @@
 #!/usr/bin/env bash
-# Runs studies on their cpu budgets one after the other (each as two
-# processes on one store, see run.sh); a study already complete finishes
-# at once, so the queue can be rerun after a stop.
+# Runs studies on their cpu budgets with two workers (GOMAXPROCS=1 each),
+# each going through the list in order on the studies' stores
+# (experiments/cpu/STUDY.db): a worker that finds nothing left to claim in
+# a study moves on to the next while the other finishes its last trial,
+# so neither core waits. Rerun it after a stop: complete studies finish at
+# once and the rest resume.
 #   BIN=bin bash experiments/cpu/queue.sh table1 small-batch stability-lenet
+# WAIT_PIDS="p1 p2" makes worker i first wait for process pi to end.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-for s in "$@"; do
-  echo "$(date -u +%FT%TZ) start $s"
-  bash experiments/cpu/run.sh "$s" cpu
-  echo "$(date -u +%FT%TZ) end $s"
-done
+BIN=${BIN:-bin}
+read -r -a wait_pids <<< "${WAIT_PIDS:-}"
+worker() {
+  local w=$1; shift
+  local pid=${wait_pids[$((w - 1))]:-}
+  if [ -n "$pid" ]; then
+    while kill -0 "$pid" 2>/dev/null; do sleep 10; done
+  fi
+  for s in "$@"; do
+    echo "$(date -u +%FT%TZ) worker $w: start $s"
+    GOMAXPROCS=1 OPENBLAS_NUM_THREADS=1 "$BIN/tune" --study "$s" --budget cpu \
+      --data-dir ../shared/data --plugins-dir "$BIN/plugins" --storage "experiments/cpu/$s.db" --no-progress \
+      >> "experiments/cpu/$s.w$w.log" 2>&1
+    echo "$(date -u +%FT%TZ) worker $w: $s exit $?"
+  done
+}
+worker 1 "$@" &
+sleep 20   # the first worker creates a new study
+worker 2 "$@" &
+wait
