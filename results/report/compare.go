@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/lrsgd-lab/lrsgd/host/metrics"
 	"github.com/lrsgd-lab/lrsgd/results/report/stats"
@@ -23,6 +24,10 @@ const WelchRule = "Welch's t: mean difference to the baseline's runs, standard e
 // comparedMetrics are the metrics a comparison summarises per optimizer,
 // the first being the headline.
 var comparedMetrics = []string{metrics.TestAccuracy, metrics.GeneralizationGap, GradsAtTarget, metrics.HittingTimeGrads}
+
+// probeMetrics are compared too when the stability probe ran: the
+// measured ε and ‖w − v‖ at the end of the run.
+var probeMetrics = []string{metrics.EpsilonMean, metrics.ParamDivergence}
 
 // Diff is a mean difference to the baseline with its Welch interval.
 type Diff struct {
@@ -56,10 +61,13 @@ type OptimizerResult struct {
 // Comparison is a compare study's result: each optimizer's final runs
 // against the baseline's.
 type Comparison struct {
-	Baseline   string            `json:"baseline"`
-	Phase      string            `json:"phase"`  // PhaseFinal, or "" when every COMPLETE run is compared
-	Metric     string            `json:"metric"` // the headline metric, test_accuracy
-	Test       string            `json:"test"`   // WelchRule
+	Baseline string `json:"baseline"`
+	Phase    string `json:"phase"`  // PhaseFinal, or "" when every COMPLETE run is compared
+	Metric   string `json:"metric"` // the headline metric, test_accuracy
+	// Metrics are the metrics compared, the headline first: comparedMetrics,
+	// and probeMetrics when the probe ran.
+	Metrics    []string          `json:"metrics"`
+	Test       string            `json:"test"` // WelchRule
 	Optimizers []OptimizerResult `json:"optimizers"`
 	Note       string            `json:"note,omitempty"`
 }
@@ -81,7 +89,13 @@ func buildComparison(attrs map[string]string, baseline string, trials []Trial, a
 		phase = ""
 	}
 	cmp := &Comparison{Baseline: baseline, Phase: phase, Metric: comparedMetrics[0],
-		Test: WelchRule, Optimizers: []OptimizerResult{}}
+		Metrics: comparedMetrics, Test: WelchRule, Optimizers: []OptimizerResult{}}
+	for i := range trials {
+		if _, ok := trials[i].Metric(metrics.EpsilonMean); ok && trials[i].State == "COMPLETE" {
+			cmp.Metrics = append(slices.Clip(comparedMetrics), probeMetrics...)
+			break
+		}
+	}
 	var order []string
 	values := map[string]map[string][]float64{}
 	numbers := map[string][]int{}
@@ -96,7 +110,7 @@ func buildComparison(attrs map[string]string, baseline string, trials []Trial, a
 			order = append(order, o)
 		}
 		numbers[o] = append(numbers[o], t.Number)
-		for _, m := range comparedMetrics {
+		for _, m := range cmp.Metrics {
 			v, ok := t.Metric(m)
 			if m == GradsAtTarget {
 				var at Float
@@ -124,7 +138,7 @@ func buildComparison(attrs map[string]string, baseline string, trials []Trial, a
 	}
 	for _, o := range order {
 		r := OptimizerResult{Optimizer: o, Metrics: map[string]Compared{}, Trials: numbers[o]}
-		for _, m := range comparedMetrics {
+		for _, m := range cmp.Metrics {
 			c := Compared{Stat: newStat(values[o][m])}
 			if base, ok := values[cmp.Baseline][m]; ok && o != cmp.Baseline {
 				if d, ok := stats.Welch(c.Summary(), stats.Summarize(base)); ok {

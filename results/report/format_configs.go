@@ -140,13 +140,13 @@ func writeComparison(w io.Writer, c *Comparison, md bool, line func(string, ...a
 	}
 	tab := newTable(w, md)
 	header := []string{"optimizer", "runs"}
-	for _, m := range comparedMetrics {
+	for _, m := range c.Metrics {
 		header = append(header, m, "diff vs "+c.Baseline)
 	}
 	tab.row(header...)
 	for _, o := range c.Optimizers {
 		cells := []string{o.Optimizer, strconv.Itoa(len(o.Trials))}
-		for _, m := range comparedMetrics {
+		for _, m := range c.Metrics {
 			r := o.Metrics[m]
 			cells = append(cells, FormatStat(r.Stat), formatDiff(r))
 		}

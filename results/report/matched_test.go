@@ -400,6 +400,9 @@ func TestBaselineOfSearch(t *testing.T) {
 	if c == nil || c.Phase != "" || len(c.Optimizers) != 2 || c.Optimizers[0].Optimizer != "sgd" {
 		t.Fatalf("comparison %+v, want sgd then lrsgd-r over all runs", c)
 	}
+	if !slices.Equal(c.Metrics, comparedMetrics) {
+		t.Errorf("compared metrics %v without the probe, want %v", c.Metrics, comparedMetrics)
+	}
 	d := c.Optimizers[1].DiffVsBaseline
 	// By hand: means 0.68 and 0.62, s² = 0.0014/2 = 0.0007 and
 	// 0.0008/2 = 0.0004, se = √(0.0007/3 + 0.0004/3).
