@@ -128,8 +128,13 @@ MODELS = {"lenet": LeNet, "mlp": MLP, "vgg16": VGG16, "resnet18": ResNet18}
 
 
 def peak_rss_mib():
-    """Peak resident set of this process so far (ru_maxrss), in MiB."""
-    import resource
+    """Peak resident set of this process so far in MiB: VmHWM of
+    /proc/self/status (ru_maxrss is kept across execve, so a child of a
+    large parent would report the parent's peak)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -29,7 +29,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/lrsgd-lab/lrsgd/bench"
@@ -264,13 +263,25 @@ func parseConfig(s string) (config, error) {
 	return config{m, n}, nil
 }
 
-// peakRSS is this process's peak resident set (ru_maxrss) in MiB.
+// peakRSS is this process's peak resident set in MiB: VmHWM of
+// /proc/self/status, the high-water mark of this program's own memory.
+// (ru_maxrss would not do: Linux keeps it across execve, so a child of a
+// large parent reports the parent's peak.)
 func peakRSS() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
 		return 0
 	}
-	return float64(ru.Maxrss) / 1024
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			if err != nil {
+				return 0
+			}
+			return kb / 1024
+		}
+	}
+	return 0
 }
 
 // measureRSS runs a few steps of c in a fresh process of each side and
@@ -406,7 +417,7 @@ func run(ctx context.Context, repeats, steps, warmup int, configs string, thread
 	fmt.Fprintf(&b, "- One step = forward + backward (the trainer's host/models graphs) + SGD-momentum update on a fixed synthetic batch. Each cell is the median over %d repeats of the median of %d timed steps (stock Gorgonia: %d) after %d warm-up steps; repeats of Go and PyTorch are interleaved.\n",
 		repeats, steps, stockSteps, warmup)
 	fmt.Fprintf(&b, "- Threads = GOMAXPROCS for Go, torch.set_num_threads for PyTorch. GFLOP/s counts convolutions and matrix products only (forward, weight gradients, input gradients except the first layer's); peak = %.1f GFLOP/s per core (2 FMA pipes × 8 fp32 lanes × 2 FLOP × 2.445 GHz) × threads.\n\n", peak/float64(runtime.NumCPU()))
-	fmt.Fprintf(&b, "- Peak RSS: ru_maxrss of a fresh process that builds the net and runs 3 steps (Go: this binary with -child-rss; PyTorch: a one-shot run of the script).\n\n")
+	fmt.Fprintf(&b, "- Peak RSS: VmHWM (/proc/self/status) of a fresh process that builds the net and runs 3 steps (Go: this binary with -child-rss; PyTorch: a one-shot run of the script).\n\n")
 	fmt.Fprintf(&b, "| model | batch | threads | GFLOP/step | host/ops ms | PyTorch ms | stock Gorgonia ms | host/ops ÷ PyTorch | stock ÷ PyTorch | host/ops GFLOP/s (%% peak) | PyTorch GFLOP/s (%% peak) | host/ops peak RSS MiB | PyTorch peak RSS MiB |\n")
 	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	cell := func(x []float64) string {
