@@ -260,7 +260,18 @@ func (c *cancelAfter) Step(ctx context.Context, req optimizer.StepRequest) (opti
 // and anchor state) mid outer step and in an evaluation, resumes, and
 // compares with a run that was never interrupted.
 func TestResumeEqualsUninterrupted(t *testing.T) {
+	for _, clock := range []string{ClockEpochs, ClockGrads} {
+		t.Run(clock, func(t *testing.T) { testResume(t, clock) })
+	}
+}
+
+// testResume stops a run mid outer step and resumes it: on the gradient
+// clock the rate and the evaluation points depend on where the outer step
+// began, which the checkpoint must carry.
+func testResume(t *testing.T, clock string) {
 	cfg := baseConfig(t)
+	cfg.Clock = clock
+	cfg.Schedule = Schedule{Kind: ScheduleStep, LR: 0.05, Milestones: []float64{1.1}, Factor: 0.5}
 	cfg.Epochs = 2
 	cfg.EvalEvery = 0.5
 	cfg.Hyperparams = map[string]string{"gamma": "0.3"}
