@@ -10,7 +10,9 @@ all: cmds plugins manifest
 
 # The commands record the commit they were built from in every trial's run
 # metadata (the checkout's HEAD, +dirty when it has uncommitted changes).
-COMMIT  := $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo +dirty)
+# Outside a git checkout nothing is stamped and the commands fall back to
+# the build settings.
+COMMIT  := $(shell c=$$(git rev-parse HEAD 2>/dev/null) && { git diff --quiet HEAD -- 2>/dev/null || c="$$c+dirty"; echo "$$c"; })
 LDFLAGS := -X github.com/lrsgd-lab/lrsgd/search/record.buildCommit=$(COMMIT)
 
 cmds:
