@@ -21,28 +21,7 @@ func TestFastOpsTrainLikeGorgonia(t *testing.T) {
 			const batch, steps = 8, 20
 			curves := make([][]float64, 2)
 			for k, fast := range []bool{false, true} {
-				net, err := New(c.name, batch, fast, 42)
-				if err != nil {
-					t.Fatal(err)
-				}
-				r := rand.New(rand.NewPCG(9, 9))
-				var xs [][]float32
-				var ls [][]int
-				for range 4 {
-					x, labels := SyntheticBatch(r, net.InputSize(), batch)
-					xs, ls = append(xs, x), append(ls, labels)
-				}
-				for s := 0; s < steps; s++ {
-					if err := net.SetBatch(xs[s%4], ls[s%4]); err != nil {
-						t.Fatal(err)
-					}
-					loss, err := net.Step(c.lr, 0.9)
-					if err != nil {
-						t.Fatal(err)
-					}
-					curves[k] = append(curves[k], loss)
-				}
-				net.Close()
+				curves[k] = trainCurve(t, c.name, batch, fast, 42, rand.NewPCG(9, 9), 4, steps, c.lr)
 			}
 			for s := range curves[0] {
 				ref, got := curves[0][s], curves[1][s]
@@ -85,28 +64,7 @@ func TestBatchNormModelsTrainLikeGorgonia(t *testing.T) {
 			steps := c.steps
 			curves := make([][]float64, 2)
 			for k, fast := range []bool{false, true} {
-				net, err := New(name, batch, fast, 42)
-				if err != nil {
-					t.Fatal(err)
-				}
-				r := rand.New(rand.NewPCG(9, 9))
-				var xs [][]float32
-				var ls [][]int
-				for range 2 {
-					x, labels := SyntheticBatch(r, net.InputSize(), batch)
-					xs, ls = append(xs, x), append(ls, labels)
-				}
-				for s := 0; s < steps; s++ {
-					if err := net.SetBatch(xs[s%2], ls[s%2]); err != nil {
-						t.Fatal(err)
-					}
-					loss, err := net.Step(0.01, 0.9)
-					if err != nil {
-						t.Fatal(err)
-					}
-					curves[k] = append(curves[k], loss)
-				}
-				net.Close()
+				curves[k] = trainCurve(t, name, batch, fast, 42, rand.NewPCG(9, 9), 2, steps, 0.01)
 			}
 			for s := range curves[0] {
 				ref, got := curves[0][s], curves[1][s]
@@ -138,31 +96,11 @@ func TestBatchNormModelsLearn(t *testing.T) {
 		name := c.name
 		t.Run(name, func(t *testing.T) {
 			const batch, steps, subset = 4, 200, 8
-			net, err := New(name, batch, true, 7)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer net.Close()
-			r := rand.New(rand.NewPCG(3, 3))
-			var xs [][]float32
-			var ls [][]int
-			for range subset {
-				x, labels := SyntheticBatch(r, net.InputSize(), batch)
-				xs, ls = append(xs, x), append(ls, labels)
-			}
-			var curve []float64
-			for s := 0; s < steps; s++ {
-				if err := net.SetBatch(xs[s%subset], ls[s%subset]); err != nil {
-					t.Fatal(err)
-				}
-				loss, err := net.Step(0.01, 0.9)
-				if err != nil {
-					t.Fatal(err)
-				}
+			curve := trainCurve(t, name, batch, true, 7, rand.NewPCG(3, 3), subset, steps, 0.01)
+			for i, loss := range curve {
 				if math.IsNaN(loss) {
-					t.Fatalf("step %d: loss NaN", s)
+					t.Fatalf("step %d: loss NaN", i)
 				}
-				curve = append(curve, loss)
 			}
 			mean := func(x []float64) float64 {
 				var s float64
@@ -178,4 +116,35 @@ func TestBatchNormModelsLearn(t *testing.T) {
 			t.Logf("mean loss of the first 20 steps %.4f, of the last 20 %.4f", first, last)
 		})
 	}
+}
+
+// trainCurve builds model (host/ops when fast) with weight seed seed, draws
+// n synthetic batches from src, and returns the loss of each of steps SGD
+// steps (momentum 0.9, rate lr) over the batches in turn.
+func trainCurve(t *testing.T, model string, batch int, fast bool, seed uint64, src rand.Source, n, steps int, lr float32) []float64 {
+	t.Helper()
+	net, err := New(model, batch, fast, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	r := rand.New(src)
+	var xs [][]float32
+	var ls [][]int
+	for range n {
+		x, labels := SyntheticBatch(r, net.InputSize(), batch)
+		xs, ls = append(xs, x), append(ls, labels)
+	}
+	curve := make([]float64, 0, steps)
+	for s := 0; s < steps; s++ {
+		if err := net.SetBatch(xs[s%n], ls[s%n]); err != nil {
+			t.Fatal(err)
+		}
+		loss, err := net.Step(lr, 0.9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		curve = append(curve, loss)
+	}
+	return curve
 }
