@@ -558,9 +558,10 @@ func TestLoadFileLimits(t *testing.T) {
 	}
 }
 
-// TestTable1CPUBudget: table1's cpu budget is compute-matched (200 epochs
-// of SGD's gradients on the gradient clock, the schedule scaled to them)
-// and its cpu-epochs budget keeps the paper's epoch accounting.
+// TestTable1CPUBudget: table1's cpu budget is compute-matched (300 epochs
+// of SGD's gradients on the gradient clock, the schedule scaled to them),
+// cpu-e200 keeps the first, 200-epoch version and cpu-epochs keeps the
+// paper's epoch accounting.
 func TestTable1CPUBudget(t *testing.T) {
 	s, err := Load("table1")
 	if err != nil {
@@ -571,9 +572,17 @@ func TestTable1CPUBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := cpu.Train.config(cpu.Model, cpu.Dataset)
-	if cfg.Epochs != 200 || cfg.Clock != train.ClockGrads || cfg.BatchSize != 128 || cpu.Baseline != "sgd" ||
-		!slices.Equal(cfg.Schedule.Milestones, []float64{85.7143, 142.857}) {
+	if cfg.Epochs != 300 || cfg.Clock != train.ClockGrads || cfg.BatchSize != 128 || cpu.Baseline != "sgd" ||
+		!slices.Equal(cfg.Schedule.Milestones, []float64{128.571, 214.286}) {
 		t.Errorf("table1 cpu: %+v, baseline %q", cfg, cpu.Baseline)
+	}
+	e200, err := s.Resolve("cpu-e200", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e200.Train.Epochs != 200 || e200.Train.Clock != train.ClockGrads ||
+		!slices.Equal(e200.Train.Schedule.Milestones, []float64{85.7143, 142.857}) {
+		t.Errorf("table1 cpu-e200: epochs %d clock %q milestones %v", e200.Train.Epochs, e200.Train.Clock, e200.Train.Schedule.Milestones)
 	}
 	ep, err := s.Resolve("cpu-epochs", nil)
 	if err != nil {
