@@ -34,6 +34,17 @@ const (
 	ParamDivergenceAtTarget = "param_divergence_at_target" // the probe's ‖w − v‖
 )
 
+// LateGain is the per-configuration summary of each run's test accuracy
+// gained over the last LateWindow of its gradient evaluations: the last
+// evaluation's test accuracy minus that of the last evaluation at or
+// before (1 − LateWindow) of the run's gradients. Near zero, the run's
+// accuracy had plateaued before it ended.
+const LateGain = "late_gain"
+
+// LateWindow is the share of a run's gradient evaluations over which
+// LateGain is measured.
+const LateWindow = 0.1
+
 // endMetrics are the end-of-run metrics (from trial_metrics) summarised
 // per configuration.
 var endMetrics = []string{
@@ -99,6 +110,9 @@ type ConfigRun struct {
 	// AtTarget holds the run's values at the target (GradsAtTarget, …);
 	// empty when it never reached it.
 	AtTarget map[string]Float `json:"at_target,omitempty"`
+	// LateGain is the run's test accuracy gained over its last LateWindow
+	// of gradient evaluations; null when its curve is too short to say.
+	LateGain Float `json:"late_gain"`
 }
 
 // Config is one configuration of a study: the COMPLETE trials that share a
@@ -190,6 +204,29 @@ func newRunCurve(pts []results.CurvePoint) *runCurve {
 		}
 	}
 	return rc
+}
+
+// lateGain returns the test accuracy gained between the last evaluation
+// at or before (1 − window) of the run's gradient evaluations and its last
+// evaluation; false when the curve has no such earlier evaluation.
+func (rc *runCurve) lateGain(window float64) (float64, bool) {
+	var pts []results.CurvePoint
+	for _, p := range rc.points {
+		if finite(p.TestAcc) {
+			pts = append(pts, p)
+		}
+	}
+	if len(pts) < 2 {
+		return 0, false
+	}
+	last := pts[len(pts)-1]
+	cut := (1 - window) * float64(last.GradEvals)
+	for i := len(pts) - 2; i >= 0; i-- {
+		if float64(pts[i].GradEvals) <= cut {
+			return last.TestAcc - pts[i].TestAcc, true
+		}
+	}
+	return 0, false
 }
 
 // atTarget returns the first evaluation whose train loss is at most
@@ -342,6 +379,7 @@ func fillConfigs(configs []*Config, byID map[int]*Trial, curves map[int]*runCurv
 		values := map[string][]float64{}
 		for i := range c.Runs {
 			r := &c.Runs[i]
+			r.LateGain = Float(math.NaN())
 			t := byID[r.TrialID]
 			for _, m := range endMetrics {
 				if v, ok := t.Metric(m); ok {
@@ -354,6 +392,10 @@ func fillConfigs(configs []*Config, byID map[int]*Trial, curves map[int]*runCurv
 				continue
 			}
 			r.MinTrainLoss = Float(rc.minTrain)
+			if g, ok := rc.lateGain(LateWindow); ok {
+				r.LateGain = Float(g)
+				values[LateGain] = append(values[LateGain], g)
+			}
 			p, ok := rc.atTarget(target)
 			if !ok {
 				c.Converged = false
@@ -374,7 +416,7 @@ func fillConfigs(configs []*Config, byID map[int]*Trial, curves map[int]*runCurv
 				values[k] = append(values[k], float64(v))
 			}
 		}
-		for _, m := range slices.Concat(endMetrics, targetMetrics) {
+		for _, m := range slices.Concat(endMetrics, targetMetrics, []string{LateGain}) {
 			xs, ok := values[m]
 			if !ok {
 				continue

@@ -31,7 +31,7 @@ func FormatStat(s Stat) string {
 
 // configColumns are the metrics of the configurations table, in order.
 var configColumns = []string{
-	metrics.TestAccuracy, metrics.GeneralizationGap, metrics.HittingTimeGrads,
+	metrics.TestAccuracy, LateGain, metrics.GeneralizationGap, metrics.HittingTimeGrads,
 	GradsAtTarget, WallAtTarget, GapAtTarget, EpsilonAtTarget,
 }
 

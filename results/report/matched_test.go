@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/lrsgd-lab/lrsgd/host/metrics"
+	"github.com/lrsgd-lab/lrsgd/results"
 	"github.com/lrsgd-lab/lrsgd/results/pareto"
 	"github.com/lrsgd-lab/lrsgd/results/report/stats"
 	"github.com/lrsgd-lab/lrsgd/results/resultstest"
@@ -409,5 +410,69 @@ func TestBaselineOfSearch(t *testing.T) {
 	se := math.Sqrt(0.0007/3 + 0.0004/3)
 	if d == nil || !near(float64(d.Mean), 0.06) || !near(float64(d.CI95[1]-d.CI95[0]), 2*se*stats.TQuantile(float64(d.DF))) {
 		t.Errorf("difference %+v, want 0.06 ± t·%.5f", d, se)
+	}
+}
+
+// TestLateGain checks a run's late gain against hand computations: the
+// last evaluation's test accuracy minus that of the last evaluation at or
+// before 90% of the run's gradients.
+func TestLateGain(t *testing.T) {
+	pt := func(grads int64, acc float64) results.CurvePoint {
+		return results.CurvePoint{GradEvals: grads, TestAcc: acc, TrainLoss: 1}
+	}
+	tests := []struct {
+		name   string
+		points []results.CurvePoint
+		want   float64
+		ok     bool
+	}{
+		{"evaluation at 90%", []results.CurvePoint{pt(100, 0.5), pt(800, 0.6), pt(900, 0.64), pt(950, 0.65), pt(1000, 0.655)}, 0.655 - 0.64, true},
+		{"last before 90%", []results.CurvePoint{pt(100, 0.5), pt(850, 0.62), pt(950, 0.65), pt(1000, 0.66)}, 0.66 - 0.62, true},
+		{"accuracy fell", []results.CurvePoint{pt(500, 0.7), pt(1000, 0.68)}, -0.02, true},
+		{"NaN skipped", []results.CurvePoint{pt(500, 0.6), pt(900, math.NaN()), pt(1000, 0.61)}, 0.01, true},
+		{"one evaluation", []results.CurvePoint{pt(1000, 0.6)}, 0, false},
+		{"all in the last tenth", []results.CurvePoint{pt(950, 0.6), pt(1000, 0.61)}, 0, false},
+		{"none", nil, 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := newRunCurve(tc.points).lateGain(LateWindow)
+			if ok != tc.ok || (ok && !near(got, tc.want)) {
+				t.Errorf("lateGain = %v, %v; want %v, %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+// TestLateGainInConfigs: each run's late gain is in the report and the
+// configuration summarises them.
+func TestLateGainInConfigs(t *testing.T) {
+	st := buildSpec(t, resultstest.SeedSweep(), Options{})
+	summarised := 0
+	for _, c := range st.Configs {
+		var xs []float64
+		for _, r := range c.Runs {
+			rc := newRunCurve(st.Curves[r.TrialID])
+			g, ok := rc.lateGain(LateWindow)
+			if !ok {
+				if !math.IsNaN(float64(r.LateGain)) {
+					t.Errorf("%s trial %d: late gain %v, want null (curve too short)", c.Key, r.TrialID, r.LateGain)
+				}
+				continue
+			}
+			if float64(r.LateGain) != g {
+				t.Errorf("%s trial %d: late gain %v, want %v", c.Key, r.TrialID, r.LateGain, g)
+			}
+			xs = append(xs, g)
+		}
+		if len(xs) == 0 {
+			continue
+		}
+		q := map[int]float64{1: 0, 3: t975df2}[len(xs)]
+		checkStat(t, c.Key+" late_gain", c.Stats[LateGain], xs, q)
+		summarised++
+	}
+	if summarised == 0 {
+		t.Error("no configuration has a late gain: the fixture's curves are too short to test it")
 	}
 }
