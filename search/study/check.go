@@ -155,7 +155,7 @@ func checkTrainerParam(p Param) error {
 	default:
 		vals = []float64{float64(p.Low), float64(p.High)}
 	}
-	if p.Name == "lr" {
+	if p.Name == "lr" || p.Name == "lr_factor" {
 		return nil
 	}
 	for _, x := range vals {

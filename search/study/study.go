@@ -74,11 +74,11 @@ const OptimizerParam = "optimizer"
 
 // trainerParams are the parameter names that go to the trainer rather
 // than to the optimizer plugin.
-var trainerParams = []string{"lr", "batch_size", "epochs", "seed", "budget_grads"}
+var trainerParams = []string{"lr", "lr_factor", "batch_size", "epochs", "seed", "budget_grads"}
 
 // IsTrainerParam reports whether a search-space parameter of that name sets
-// a trainer field (lr, batch_size, epochs, seed, budget_grads) rather than
-// an optimizer hyperparameter.
+// a trainer field (lr, lr_factor: the schedule's decay factor, batch_size,
+// epochs, seed, budget_grads) rather than an optimizer hyperparameter.
 func IsTrainerParam(name string) bool { return slices.Contains(trainerParams, name) }
 
 // Study is one study as written in YAML.

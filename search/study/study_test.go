@@ -592,3 +592,52 @@ func TestTable1CPUBudget(t *testing.T) {
 		t.Errorf("table1 cpu-epochs: epochs %d clock %q, want 20 on the epoch clock", ep.Train.Epochs, ep.Train.Clock)
 	}
 }
+
+// TestLRFactorParam: a space parameter lr_factor sets the schedule's decay
+// factor of the trial's trainer (small-batch's cpu-factor budget sweeps
+// it), and a factor the trainer refuses is refused by the study.
+func TestLRFactorParam(t *testing.T) {
+	s, err := Load("small-batch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Resolve("cpu-factor", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := r.TotalTrials(); n != 2*5*2 || r.Seeds != 2 {
+		t.Errorf("small-batch cpu-factor: %d grid points, %d seeds; want 20 (2 optimizers × 5 batches × 2 factors), 2 seeds", n, r.Seeds)
+	}
+	pts, err := r.GridPoints()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs, err := goptuna.CreateStudy("t", goptuna.StudyOptionLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := pts[len(pts)-1] // lrsgd-c, batch 64, factor 0.9
+	if err := gs.EnqueueTrial(last); err != nil {
+		t.Fatal(err)
+	}
+	var got Assignment
+	err = gs.Optimize(func(tr goptuna.Trial) (float64, error) {
+		a, err := r.Suggest(&tr)
+		got = a
+		return 0, err
+	}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := r.Config(got, "data")
+	if cfg.Schedule.Factor != 0.9 || cfg.BatchSize != 64 || got.Params["lr_factor"] != "0.9" || got.Optimizer != "lrsgd-c" {
+		t.Errorf("assignment %+v: schedule %+v batch %d, want factor 0.9 at batch 64 for lrsgd-c", got, cfg.Schedule, cfg.BatchSize)
+	}
+	if _, ok := got.Hyperparams["lr_factor"]; ok {
+		t.Errorf("lr_factor went to the optimizer: %v", got.Hyperparams)
+	}
+	_, err = s.Resolve("cpu", []string{`space=[{name: lr_factor, type: categorical, choices: ["-1"]}]`})
+	if want := "train.schedule.factor -1: want a finite number ≥ 0"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("lr_factor -1: err = %v, want %q", err, want)
+	}
+}

@@ -147,6 +147,8 @@ func (t *Train) set(name, v string) error {
 	switch name {
 	case "lr":
 		t.Schedule.LR = x
+	case "lr_factor":
+		t.Schedule.Factor = x
 	case "batch_size":
 		t.BatchSize = int(x)
 	case "epochs":
