@@ -7,10 +7,12 @@
 #   BIN=bin bash experiments/cpu/queue.sh table1 small-batch table1:cpu-epochs
 # An entry STUDY runs the study's cpu budget on experiments/cpu/STUDY.db;
 # STUDY:BUDGET runs that budget on experiments/cpu/STUDY-BUDGET.db.
-# WAIT_PIDS="p1 p2" makes worker i first wait for process pi to end.
+# WAIT_PIDS="p1 p2" makes worker i first wait for process pi to end;
+# DATA_DIR (default ../shared/data) is the folder of CIFAR-10's binary files.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-bin}
+DATA_DIR=${DATA_DIR:-../shared/data}   # CIFAR-10 in the binary layout
 read -r -a wait_pids <<< "${WAIT_PIDS:-}"
 worker() {
   local w=$1; shift
@@ -26,7 +28,7 @@ worker() {
     fi
     echo "$(date -u +%FT%TZ) worker $w: start $s (budget $budget, experiments/cpu/$store.db)"
     GOMAXPROCS=1 OPENBLAS_NUM_THREADS=1 "$BIN/tune" --study "$s" --budget "$budget" \
-      --data-dir ../shared/data --plugins-dir "$BIN/plugins" --storage "experiments/cpu/$store.db" --no-progress \
+      --data-dir "$DATA_DIR" --plugins-dir "$BIN/plugins" --storage "experiments/cpu/$store.db" --no-progress \
       >> "experiments/cpu/$store.w$w.log" 2>&1
     echo "$(date -u +%FT%TZ) worker $w: $s exit $?"
   done
