@@ -3,6 +3,7 @@ package figures
 import (
 	"math"
 	"slices"
+	"strings"
 
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -11,6 +12,10 @@ import (
 	"github.com/lrsgd-lab/lrsgd/results/report"
 	"github.com/lrsgd-lab/lrsgd/results/report/stats"
 )
+
+// optimizerParam is the parameter a study over several optimizers samples
+// them with (search/study.OptimizerParam).
+const optimizerParam = "optimizer"
 
 // bandNote says what the bands of curve figures are.
 const bandNote = "Lines: mean over seeds at each evaluation; bands: ± one standard deviation (none for one run)."
@@ -110,11 +115,32 @@ func fig3(st *report.Study) (*figure, bool) {
 	if len(batches) == 4 {
 		f.cols = 2
 	}
-	var optimizers []string
+	// A line per optimizer and, where configurations differ in other
+	// parameters too (a sweep of lr_factor), per variant: the optimizer
+	// sets the colour, the variant the dashes.
+	var optimizers, variants []string
+	variantOf := map[*report.Config]string{}
 	for _, c := range st.Configs {
 		if !slices.Contains(optimizers, c.Optimizer) {
 			optimizers = append(optimizers, c.Optimizer)
 		}
+		var parts []string
+		for _, k := range sortedKeys(c.Params) {
+			if k != param && k != optimizerParam {
+				parts = append(parts, k+"="+formatValue(c.Params[k]))
+			}
+		}
+		v := strings.Join(parts, ", ")
+		variantOf[c] = v
+		if !slices.Contains(variants, v) {
+			variants = append(variants, v)
+		}
+	}
+	label := func(c *report.Config) string {
+		if len(variants) < 2 {
+			return optimizerName(c.Optimizer)
+		}
+		return optimizerName(c.Optimizer) + ", " + variantOf[c]
 	}
 	acc := func(p results.CurvePoint) (float64, bool) { return p.TestAcc, finite(p.TestAcc) }
 	ys := emptySpan() // one accuracy scale for every panel
@@ -131,9 +157,9 @@ func fig3(st *report.Study) (*figure, bool) {
 			if !ok {
 				continue
 			}
-			i := slices.Index(optimizers, c.Optimizer)
-			if l := addCurve(p, mc, seriesStyle(i, 0), &xs, &ys); l != nil {
-				f.add(optimizerName(c.Optimizer), l)
+			i, j := slices.Index(optimizers, c.Optimizer), slices.Index(variants, variantOf[c])
+			if l := addCurve(p, mc, seriesStyle(i, j), &xs, &ys); l != nil {
+				f.add(label(c), l)
 			}
 		}
 		if !xs.ok() {

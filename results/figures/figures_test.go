@@ -2,8 +2,11 @@ package figures
 
 import (
 	"context"
+	"fmt"
 	"image"
+	"image/color"
 	"image/png"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +14,7 @@ import (
 	"testing"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
 
 	"github.com/lrsgd-lab/lrsgd/host/metrics"
 	"github.com/lrsgd-lab/lrsgd/results"
@@ -219,5 +223,57 @@ func TestValueLabel(t *testing.T) {
 	}
 	if n == 0 || n > 8 {
 		t.Errorf("%d of 20 ticks labelled, want 1 to 8", n)
+	}
+}
+
+// TestFig3Variants: where the small-batch configurations differ in another
+// parameter too (a sweep of lr_factor), Fig. 3 draws a line per optimizer
+// and value in every panel, each with a legend entry of its own.
+func TestFig3Variants(t *testing.T) {
+	spec := resultstest.SmallBatch()
+	spec.Params = append(spec.Params, resultstest.Param{Name: "lr_factor", Choices: []string{"0.5", "0.9"}})
+	var runs []resultstest.Run
+	for _, f := range []string{"0.5", "0.9"} {
+		for _, r := range spec.Runs {
+			r.Values = maps.Clone(r.Values)
+			r.Values["lr_factor"] = f
+			r.UserAttrs = maps.Clone(r.UserAttrs)
+			r.UserAttrs["config_key"] += ",lr_factor=" + f
+			runs = append(runs, r)
+		}
+	}
+	spec.Runs = runs
+	_, st := reportOf(t, spec)
+	f, ok := fig3(st)
+	if !ok {
+		t.Fatal("no Fig. 3")
+	}
+	var labels []string
+	styles := map[string]string{}
+	colours := map[string]color.Color{}
+	for _, e := range f.legend {
+		labels = append(labels, e.label)
+		l, ok := e.thumbs[0].(*plotter.Line)
+		if !ok {
+			t.Fatalf("%s: legend thumbnail %T, want a line", e.label, e.thumbs[0])
+		}
+		st := fmt.Sprint(l.Color, l.Dashes)
+		for other, s := range styles {
+			if s == st {
+				t.Errorf("%s and %s are drawn alike (%s)", e.label, other, st)
+			}
+		}
+		styles[e.label] = st
+		opt, _, _ := strings.Cut(e.label, ",")
+		if c, ok := colours[opt]; ok && c != l.Color {
+			t.Errorf("%s: colour %v, want its optimizer's %v", e.label, l.Color, c)
+		}
+		colours[opt] = l.Color
+	}
+	want := []string{"SGD, lr_factor=0.5", "LRSGD-C, lr_factor=0.5", "SGD, lr_factor=0.9", "LRSGD-C, lr_factor=0.9"}
+	slices.Sort(labels)
+	slices.Sort(want)
+	if !slices.Equal(labels, want) {
+		t.Errorf("legend %q, want %q", labels, want)
 	}
 }
