@@ -45,6 +45,13 @@ func (r result) String() string {
 	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 }
 
+// pinnedKernels makes OpenBLAS use its Haswell kernels (AVX2 and FMA)
+// whatever CPU it finds: each CPU family has its own SGEMM kernels, whose
+// float32 sums round differently (the 7th–8th digit of a loss), so numbers
+// pinned bit for bit, as in testdata/golden.json, hold on every machine
+// with AVX2 only with the kernels fixed.
+const pinnedKernels = "OPENBLAS_CORETYPE=Haswell"
+
 // command runs a built command in dir with the built plugins and without
 // the caller's store or plugin settings.
 func command(t *testing.T, dir, name string, args ...string) result {
@@ -55,6 +62,7 @@ func command(t *testing.T, dir, name string, args ...string) result {
 	if name != "report" {
 		args = append([]string{"--plugins-dir", bin.plugins, "--no-progress"}, args...)
 	}
-	r := cmdtest.Run(context.Background(), t, filepath.Join(bin.dir, name), dir, []string{"LRSGD_STORAGE=", "LRSGD_PLUGINS=", "LRSGD_PLUGIN_MANIFEST="}, args...)
+	env := []string{"LRSGD_STORAGE=", "LRSGD_PLUGINS=", "LRSGD_PLUGIN_MANIFEST=", pinnedKernels}
+	r := cmdtest.Run(context.Background(), t, filepath.Join(bin.dir, name), dir, env, args...)
 	return result{r.Code, r.Stdout, r.Stderr}
 }
