@@ -214,24 +214,35 @@ func TestResNetDirectionalDerivative(t *testing.T) {
 // TestFastMatchesStock: every model built with host/ops gives the same
 // loss, logits, gradient and batch-norm running statistics as with
 // Gorgonia's operators (and this package's batch norm), in a training step
-// and in an evaluation pass after it. The batch-norm models get a looser
-// gradient tolerance: a deep stack of normalisations amplifies the
-// float32 rounding differences of the two convolutions (im2col + OpenBLAS
-// against Gorgonia's im2col + gonum), and the bias gradients of VGG's
-// convolutions, which are 0 up to rounding (batch norm removes them), are
-// compared in absolute terms only.
+// and in an evaluation pass after it. LeNet's and the MLP's gradients are
+// compared element by element. The batch-norm models' gradients are
+// compared tensor by tensor, ‖fast − stock‖ ≤ gAbs·√n + gNorm·‖stock‖:
+// their ReLUs sit behind batch norms of a few values per channel (VGG16's
+// last block normalises 12 at batch 3), so one ReLU input near 0 can fall
+// on either side of the kink depending on how the convolutions round
+// (im2col + OpenBLAS against Gorgonia's im2col + gonum, and each CPU's
+// OpenBLAS kernels round differently), and every gradient upstream of it
+// moves together. Measured for VGG16 on a Zen 3 machine: with OpenBLAS's
+// Sandybridge kernels the two agree to 7e-6 of the gradient's norm; with
+// its Haswell and Prescott kernels the tensors from bn12 up differ by
+// 3e-3 to 5.5e-3 of their norms (elements by up to 14%) while those
+// downstream still agree to 1e-5. A wiring mistake moves a tensor by far
+// more than gNorm. The bias gradients of the convolutions that feed a
+// batch norm are 0 up to rounding (the norm removes them), so gAbs, not
+// gNorm, bounds them.
 func TestFastMatchesStock(t *testing.T) {
 	for _, c := range []struct {
 		name            string
 		batch           int
 		logitTol, gAbs  float64
-		gRel, statsTol  float64
+		gRel, gNorm     float64 // element-wise, or per tensor when gNorm > 0
+		statsTol        float64
 		skipInShortMode bool
 	}{
-		{"lenet", 5, 1e-5, 1e-5, 1e-3, 0, false},
-		{"mlp", 5, 1e-5, 1e-5, 1e-3, 0, false},
-		{"resnet18", 3, 2e-5, 2e-5, 2e-3, 1e-5, true},
-		{"vgg16", 3, 2e-5, 2e-5, 2e-3, 1e-5, true},
+		{"lenet", 5, 1e-5, 1e-5, 1e-3, 0, 0, false},
+		{"mlp", 5, 1e-5, 1e-5, 1e-3, 0, 0, false},
+		{"resnet18", 3, 2e-5, 2e-5, 0, 2e-2, 1e-5, true},
+		{"vgg16", 3, 2e-5, 2e-5, 0, 2e-2, 1e-5, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if testing.Short() && c.skipInShortMode {
@@ -286,12 +297,28 @@ func TestFastMatchesStock(t *testing.T) {
 				}
 			}
 			var worst float64
-			for i := range grads[0] {
-				d := math.Abs(float64(grads[0][i] - grads[1][i]))
-				if d > c.gAbs+c.gRel*math.Abs(float64(grads[0][i])) {
-					t.Fatalf("gradient %d: %v stock, %v fast", i, grads[0][i], grads[1][i])
+			if c.gNorm > 0 {
+				m, err := New(c.name, in, Options{})
+				if err != nil {
+					t.Fatal(err)
 				}
-				worst = math.Max(worst, d/(c.gAbs+c.gRel*math.Abs(float64(grads[0][i]))))
+				for _, p := range m.params {
+					ref, got := grads[0][p.Offset:p.Offset+p.Size], grads[1][p.Offset:p.Offset+p.Size]
+					d, norm := l2Diff(ref, got), l2Diff(ref, make([]float32, len(ref)))
+					tol := c.gAbs*math.Sqrt(float64(p.Size)) + c.gNorm*norm
+					if d > tol {
+						t.Fatalf("gradient of %s: ‖fast − stock‖ = %.3g, ‖stock‖ = %.3g", p.Name, d, norm)
+					}
+					worst = math.Max(worst, d/tol)
+				}
+			} else {
+				for i := range grads[0] {
+					d := math.Abs(float64(grads[0][i] - grads[1][i]))
+					if d > c.gAbs+c.gRel*math.Abs(float64(grads[0][i])) {
+						t.Fatalf("gradient %d: %v stock, %v fast", i, grads[0][i], grads[1][i])
+					}
+					worst = math.Max(worst, d/(c.gAbs+c.gRel*math.Abs(float64(grads[0][i]))))
+				}
 			}
 			t.Logf("loss %.7f stock, %.7f fast; worst gradient difference %.2g of the tolerance", losses[0], losses[1], worst)
 		})
@@ -322,4 +349,14 @@ func TestFastMLPSkipsInputGradient(t *testing.T) {
 		}
 		net.Close()
 	}
+}
+
+// l2Diff is ‖a − b‖ in float64.
+func l2Diff(a, b []float32) float64 {
+	var s float64
+	for i := range a {
+		d := float64(a[i]) - float64(b[i])
+		s += d * d
+	}
+	return math.Sqrt(s)
 }
