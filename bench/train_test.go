@@ -86,11 +86,12 @@ func TestBatchNormModelsTrainLikeGorgonia(t *testing.T) {
 // loss over 200 steps (batch 4, SGD with momentum 0.9) on a CIFAR-10-shaped
 // subset of 32 synthetic images (class patterns in noise, cycled): the mean
 // loss of the last 20 steps is below a fraction of that of the first 20 —
-// half for ResNet18 at lr 0.01 (measured 2.81 → 0.0008), 0.8 for VGG16 at lr
-// 0.003 (measured 2.33 → 1.33; 0.57 to 0.70 of the first 20 over weight
-// seeds 7, 8, 9 with OpenBLAS's Haswell and Prescott kernels). At lr 0.01 VGG16 at batch 4, with its two dropout
-// layers and 1×1 maps in the last block, does not learn reliably: over
-// those seeds its loss went 2.49 → 2.38, 2.41 → 3.85 and 2.48 → 2.36.
+// half for ResNet18 at lr 0.01 (measured 2.81 → 0.0008), 0.8 for VGG16 at
+// lr 0.003 (measured 2.33 → 1.33; 0.57 to 0.70 of the first 20 over weight
+// seeds 7, 8, 9 with OpenBLAS's Haswell and Prescott kernels). At lr 0.01
+// VGG16 at batch 4, with its two dropout layers and 1×1 maps in the last
+// block, does not learn reliably: over those seeds its loss went 2.49 →
+// 2.38, 2.41 → 3.85 and 2.48 → 2.36.
 func TestBatchNormModelsLearn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short: 200 steps of ResNet18 and VGG16")
